@@ -1,0 +1,7 @@
+"""``python -m exactsql``."""
+
+from __future__ import annotations
+
+from exactsql.cli import main
+
+main()

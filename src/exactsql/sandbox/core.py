@@ -1,0 +1,239 @@
+"""The sandbox: one object holding the world, the rules and the counters; ``handle`` answers requests."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from exactsql.catalog import Table, load_catalog
+from exactsql.sandbox import datagen
+from exactsql.sandbox.clock import SandboxClock
+from exactsql.sandbox.faults import Faults
+from exactsql.sandbox.limits import ErrorBudget, RateLimiter
+from exactsql.sandbox.messages import Request, Response, json_response, odata_error
+from exactsql.sandbox.oauth import App, OAuthServer
+from exactsql.sandbox.settings import SandboxSettings
+from exactsql.sandbox.store import DivisionState
+from exactsql.sandbox.values import guid_for, salt_for
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
+
+
+@dataclass
+class Stats:
+    """Counters the control plane reports."""
+
+    token_calls: int = 0
+    token_errors: dict[str, int] = field(
+        default_factory=lambda: {"old_refresh_token": 0, "too_early": 0, "limit_exceeded": 0, "other": 0}
+    )
+    api_calls: int = 0
+    by_status: collections.Counter = field(default_factory=collections.Counter)
+    rate_limited: int = 0
+    error_budget_blocks: int = 0
+    expired_token_401: int = 0
+
+    def as_dict(self) -> dict:
+        """The counters as JSON."""
+        return {
+            "token_calls": self.token_calls,
+            "token_errors": dict(self.token_errors),
+            "api_calls": self.api_calls,
+            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+            "rate_limited": self.rate_limited,
+            "error_budget_blocks": self.error_budget_blocks,
+            "expired_token_401": self.expired_token_401,
+        }
+
+
+class Sandbox:
+    """A local Exact Online: OAuth, REST (regular, bulk, sync, Deleted), limits, faults, control plane.
+
+    Args:
+        divisions: how many divisions (companies) the generated licence has.
+        size: "small", "medium" or "large" (≈ 1,000 / 100,000 / 1,000,000 transaction lines per division).
+        seed: makes the generated books and the app credentials deterministic.
+        time_scale: divides every duration of the rules (60 makes a token live 10 real seconds).
+        settings: overrides of the limits (see ``SandboxSettings``).
+        redirect_uris: the redirect URIs registered for the default app.
+    """
+
+    def __init__(
+        self,
+        divisions: int = 3,
+        size: str = "small",
+        seed: int = 1,
+        time_scale: float = 1.0,
+        settings: SandboxSettings | None = None,
+        redirect_uris: tuple[str, ...] = (DEFAULT_REDIRECT_URI,),
+        clock: SandboxClock | None = None,
+    ) -> None:
+        if size not in datagen.SIZES:
+            raise ValueError(f"unknown size {size!r}; use one of {', '.join(datagen.SIZES)}")
+        self.n_divisions = divisions
+        self.size = size
+        self.seed = seed
+        self.settings = settings or SandboxSettings()
+        self.clock = clock or SandboxClock(time_scale)
+        self.catalog = load_catalog()
+        self.lock = threading.RLock()
+        self.oauth = OAuthServer(self.settings, self.clock)
+        client_id = "{" + guid_for(salt_for(seed, "app"), 0) + "}"
+        secret = "sbx-" + guid_for(salt_for(seed, "secret"), 1).replace("-", "")[:24]
+        self.default_app = App(client_id, secret, redirect_uris)
+        self.oauth.register(self.default_app)
+        self.rates = RateLimiter(self.settings, self.clock)
+        self.errors = ErrorBudget(self.settings, self.clock)
+        self.faults = Faults(seed)
+        self.requests: collections.deque[dict] = collections.deque(maxlen=20000)
+        self.login_tickets: dict[str, tuple[str, float]] = {}
+        self._build_world()
+
+    def _build_world(self) -> None:
+        self.world = datagen.World(self.seed, self.n_divisions, self.size)
+        self.users = {u.user_id: u for u in self.world.users}
+        self.users_by_name = {u.username.lower(): u for u in self.world.users}
+        self.tables: dict[str, Table] = {name: self.catalog.table(name) for name in datagen.ENTITIES}
+        self._divisions: dict[int, DivisionState] = {}
+        self.stats = Stats()
+        self._mutate_rng = np.random.default_rng(salt_for(self.seed, "mutate"))
+
+    def division(self, code: int) -> DivisionState | None:
+        """The state of a division, built on first use; None for a division that does not exist."""
+        if code not in self.world.division_codes:
+            return None
+        state = self._divisions.get(code)
+        if state is None:
+            state = DivisionState(self.world.division(code), code, self.tables, self.seed)
+            self._divisions[code] = state
+        return state
+
+    def info(self, base_url: str) -> dict:
+        """What a client needs to connect: the app's credentials, the users and the divisions."""
+        app = self.default_app
+        return {
+            "base_url": base_url,
+            "client_id": app.client_id,
+            "client_secret": app.client_secret,
+            "redirect_uri": app.redirect_uris[0],
+            "redirect_uris": list(app.redirect_uris),
+            "users": [
+                {
+                    "username": u.username,
+                    "password": u.password,
+                    "user_id": u.user_id,
+                    "full_name": u.full_name,
+                    "divisions": list(u.divisions),
+                }
+                for u in self.world.users
+            ],
+            "divisions": list(self.world.division_codes),
+            "size": self.size,
+            "seed": self.seed,
+            "time_scale": self.clock.scale,
+        }
+
+    def reset(self) -> None:
+        """Back to the state just after start: data, tokens, counters, faults and the request log."""
+        with self.lock:
+            self.oauth.reset()
+            self.rates.reset()
+            self.errors.reset()
+            self.faults.clear()
+            self.requests.clear()
+            self.login_tickets.clear()
+            self._build_world()
+
+    def handle(self, request: Request) -> Response:
+        """Answers one request (the single entry point of both adapters)."""
+        from exactsql.sandbox import auth_pages, control, rest
+
+        path = request.path
+        if path.startswith("/_sandbox/"):
+            with self.lock:
+                return control.handle(self, request)
+        if path.rstrip("/") == "/api/oauth2/auth":
+            with self.lock:
+                return auth_pages.handle(self, request)
+        token_endpoint = path.rstrip("/") == "/api/oauth2/token"
+        if not token_endpoint and not path.startswith("/api/v1/"):
+            return odata_error(
+                404,
+                "The resource you are looking for has been removed, had its name changed, or is temporarily unavailable.",
+            )
+        with self.lock:
+            fault = self.faults.pick(path, token_endpoint)
+            if fault is not None and fault.kind != "truncated" and fault.kind != "token_after_rotation":
+                return self._fault_response(request, fault.kind, fault.seconds)
+            started = time.perf_counter()
+            response = rest.token(self, request) if token_endpoint else rest.api(self, request)
+            if fault is not None:
+                response = self._fault_response(request, fault.kind, fault.seconds, response)
+            log.debug(
+                "%s %s -> %s in %.1f ms",
+                request.method,
+                path,
+                response.status,
+                (time.perf_counter() - started) * 1e3,
+            )
+            return response
+
+    def _fault_response(
+        self, request: Request, kind: str, seconds: float, done: Response | None = None
+    ) -> Response:
+        self.stats.by_status[f"fault:{kind}"] += 1
+        self.log_request(
+            request,
+            0
+            if kind in ("timeout", "reset", "token_after_rotation")
+            else int(kind)
+            if kind.isdigit()
+            else 200,
+            None,
+            {"fault": kind},
+        )
+        if kind in ("500", "503"):
+            return odata_error(
+                int(kind), "An internal server error occurred." if kind == "500" else "Service Unavailable"
+            )
+        if kind == "429":
+            return Response(429, {}, b"")
+        if kind == "truncated" and done is not None:
+            return Response(done.status, done.headers, done.body[: max(1, len(done.body) // 2)])
+        if kind == "token_after_rotation":
+            return Response(0, {}, b"", fault="reset")
+        return Response(0, {}, b"", fault=kind, fault_seconds=seconds)
+
+    def log_request(
+        self, request: Request, status: int, division: int | None, extra: dict | None = None
+    ) -> None:
+        """Adds a request to the log that ``/_sandbox/requests`` shows."""
+        params = request.params()
+        entry = {
+            "time": time.time(),
+            "method": request.method,
+            "path": request.path,
+            "query": {k: v for k, v in params.items() if k.startswith("$")},
+            "division": division,
+            "status": status,
+        }
+        if extra:
+            entry.update(extra)
+        self.requests.append(entry)
+
+    def respond(self, response: Response) -> Response:
+        """Counts a response by status (every API and token response passes here)."""
+        self.stats.by_status[response.status] += 1
+        return response
+
+
+def json_ok(payload: object, headers: dict[str, str] | None = None) -> Response:
+    """A 200 JSON response."""
+    return json_response(200, payload, headers)

@@ -1,0 +1,308 @@
+"""Per-division state: generated base rows plus changes, rowversion Timestamps and the deletion log."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from exactsql.catalog import Table
+from exactsql.sandbox.values import NULL_DATE, guids_for, index_of, salt_for
+
+# EntityType codes of sync/Deleted (API.md §5.4) for the entities the sandbox serves.
+DELETED_ENTITY_TYPES = {
+    "financialtransaction/TransactionLines": 1,
+    "crm/Accounts": 2,
+    "crm/Contacts": 5,
+    "financial/GLAccounts": 7,
+    "logistics/Items": 9,
+    "salesinvoice/SalesInvoices": 13,
+    "financial/GLClassifications": 18,
+    "project/Projects": 21,
+}
+
+TIMESTAMP_BASE = 13_000_000_000
+
+
+def null_array(edm: str, n: int) -> np.ndarray:
+    """A column of ``n`` nulls in the value conventions of ``values.py``."""
+    if edm == "Edm.DateTime":
+        return np.full(n, NULL_DATE, dtype=np.int64)
+    if edm == "Edm.Double":
+        return np.full(n, np.nan)
+    return np.full(n, None, dtype=object)
+
+
+class RowSource(Protocol):
+    """What a query needs from a table's rows."""
+
+    key_name: str
+    key_salt: int
+
+    @property
+    def n(self) -> int: ...
+
+    def alive_mask(self) -> np.ndarray: ...
+
+    def column(self, name: str) -> np.ndarray: ...
+
+    def take(self, name: str, idx: np.ndarray) -> np.ndarray: ...
+
+    def sync_order(self) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class RowVersion:
+    """A division-wide rowversion counter, as SQL Server keeps per database."""
+
+    def __init__(self, start: int) -> None:
+        self.value = start
+
+    def take(self, count: int) -> np.ndarray:
+        """``count`` fresh, increasing Timestamps."""
+        out = np.arange(self.value + 1, self.value + 1 + count, dtype=np.int64)
+        self.value += count
+        return out
+
+
+class StaticRows:
+    """Rows given as whole columns (system tables): no Timestamps, no changes."""
+
+    def __init__(self, table: Table, columns: dict[str, np.ndarray], key_name: str) -> None:
+        self.table = table
+        self._columns = columns
+        self.key_name = key_name
+        self.key_salt = 0
+        self._n = len(next(iter(columns.values()))) if columns else 0
+
+    @property
+    def n(self) -> int:
+        return self._n
+
+    def alive_mask(self) -> np.ndarray:
+        return np.ones(self._n, dtype=bool)
+
+    def column(self, name: str) -> np.ndarray:
+        if name in self._columns:
+            return self._columns[name]
+        col = self.table.column(name)
+        return null_array(col.edm if col else "Edm.String", self._n)
+
+    def take(self, name: str, idx: np.ndarray) -> np.ndarray:
+        return self.column(name)[idx]
+
+    def sync_order(self) -> tuple[np.ndarray, np.ndarray]:
+        idx = np.arange(self._n)
+        return idx, idx.astype(np.int64)
+
+
+class EntityRows:
+    """The rows of one entity in one division: pure generated values overlaid with changes."""
+
+    def __init__(self, data: object, table: Table, division: int, rowversion: RowVersion) -> None:
+        self.data = data
+        self.table = table
+        self.entity = table.full_name
+        self.division = division
+        self.rowversion = rowversion
+        self.key_name = data.key_name(self.entity)  # type: ignore[attr-defined]
+        self.key_salt = data.key_salt(self.entity)  # type: ignore[attr-defined]
+        self._generated = set(data.columns(self.entity))  # type: ignore[attr-defined]
+        n = data.count(self.entity)  # type: ignore[attr-defined]
+        self._n = n
+        self.alive = np.ones(n, dtype=bool)
+        self.timestamps = rowversion.take(n)
+        self._full: dict[str, np.ndarray] = {}
+        self._order: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def n(self) -> int:
+        return self._n
+
+    def alive_mask(self) -> np.ndarray:
+        return self.alive
+
+    def _edm(self, name: str) -> str:
+        col = self.table.column(name)
+        return col.edm if col else "Edm.String"
+
+    def _base(self, name: str, idx: np.ndarray) -> np.ndarray:
+        if name == "Timestamp":
+            return self.timestamps[idx]
+        if name == "Division":
+            return np.full(len(idx), self.division, dtype=np.int64)
+        if name in self._generated:
+            return self.data.values(self.entity, name, idx)  # type: ignore[attr-defined, no-any-return]
+        return null_array(self._edm(name), len(idx))
+
+    def column(self, name: str) -> np.ndarray:
+        """The whole column (materialised once, then kept and updated in place)."""
+        if name == "Timestamp":
+            return self.timestamps
+        full = self._full.get(name)
+        if full is None:
+            full = self._base(name, np.arange(self._n))
+            self._full[name] = full
+        return full
+
+    def take(self, name: str, idx: np.ndarray) -> np.ndarray:
+        """Values of ``name`` for rows ``idx``."""
+        full = self._full.get(name)
+        if full is not None:
+            return full[idx]
+        return self._base(name, idx)
+
+    def sync_order(self) -> tuple[np.ndarray, np.ndarray]:
+        """Row indexes sorted by Timestamp, and the sorted Timestamps."""
+        if self._order is None:
+            order = np.argsort(self.timestamps, kind="stable")
+            self._order = (order, self.timestamps[order])
+        return self._order
+
+    def _set(self, name: str, idx: np.ndarray, values: np.ndarray) -> None:
+        if self.table.column(name) is None:
+            return
+        full = self.column(name)
+        if full.dtype != values.dtype and full.dtype != object:
+            full = full.astype(object) if values.dtype == object else full
+            self._full[name] = full
+        full[idx] = values
+
+    def _touch(self, idx: np.ndarray, now_ms: int, created: bool) -> None:
+        self.timestamps[idx] = self.rowversion.take(len(idx))
+        self._order = None
+        stamp = np.full(len(idx), now_ms, dtype=np.int64)
+        for name in ("Modified", "Created") if created else ("Modified",):
+            if self.table.column(name) is not None:
+                self._set(name, idx, stamp)
+
+    def insert(self, count: int, now_ms: int) -> np.ndarray:
+        """Adds about ``count`` generated rows; returns their indexes."""
+        new = self.data.extend(self.entity, count)  # type: ignore[attr-defined]
+        idx = np.arange(new.start, new.stop)
+        old_n = self._n
+        self._n = new.stop
+        self.alive = np.concatenate([self.alive, np.ones(len(idx), dtype=bool)])
+        self.timestamps = np.concatenate([self.timestamps, np.zeros(len(idx), dtype=np.int64)])
+        for name, full in list(self._full.items()):
+            self._full[name] = np.concatenate([full[:old_n], self._base(name, idx)])
+        self._touch(idx, now_ms, created=True)
+        return idx
+
+    def update(self, idx: np.ndarray, now_ms: int, rng: np.random.Generator) -> None:
+        """Changes some values of rows ``idx`` as the generator sees fit; bumps their Timestamps."""
+        for name, values in self.data.changed_values(self.entity, idx, rng).items():  # type: ignore[attr-defined]
+            self._set(name, idx, values)
+        self._touch(idx, now_ms, created=False)
+
+    def delete(self, idx: np.ndarray) -> np.ndarray:
+        """Marks rows deleted (with the rows that must go with them); returns the deleted indexes."""
+        idx = self.data.group_of(self.entity, idx)  # type: ignore[attr-defined]
+        idx = idx[self.alive[idx]]
+        self.alive[idx] = False
+        self._order = None
+        return idx
+
+    def index_of_key(self, key: str) -> int | None:
+        """The row index of a key value (a guid made by the generator), or None."""
+        i = index_of(self.key_salt, key)
+        if i is None or not 0 <= i < self._n:
+            return None
+        return i
+
+
+class DeletedLog:
+    """The rows of sync/Deleted: one per deleted record, with its own Timestamp."""
+
+    key_name = "Timestamp"
+
+    def __init__(self, division: int, rowversion: RowVersion, salt: int) -> None:
+        self.division = division
+        self.rowversion = rowversion
+        self.key_salt = salt
+        self._cols: dict[str, list] = {
+            k: [] for k in ("Timestamp", "DeletedBy", "DeletedDate", "EntityKey", "EntityType", "ID")
+        }
+
+    @property
+    def n(self) -> int:
+        return len(self._cols["Timestamp"])
+
+    def append(self, entity_type: int, keys: list[str], deleted_by: str, now_ms: int) -> None:
+        """Logs deleted records."""
+        stamps = self.rowversion.take(len(keys)).tolist()
+        ids = guids_for(self.key_salt, np.arange(self.n, self.n + len(keys))).tolist()
+        self._cols["Timestamp"].extend(stamps)
+        self._cols["DeletedBy"].extend([deleted_by] * len(keys))
+        self._cols["DeletedDate"].extend([now_ms] * len(keys))
+        self._cols["EntityKey"].extend(keys)
+        self._cols["EntityType"].extend([entity_type] * len(keys))
+        self._cols["ID"].extend(ids)
+
+    def alive_mask(self) -> np.ndarray:
+        return np.ones(self.n, dtype=bool)
+
+    def column(self, name: str) -> np.ndarray:
+        if name == "Division":
+            return np.full(self.n, self.division, dtype=np.int64)
+        values = self._cols.get(name)
+        if values is None:
+            return np.full(self.n, None, dtype=object)
+        if name in ("Timestamp", "DeletedDate", "EntityType"):
+            return np.array(values, dtype=np.int64)
+        return np.array(values, dtype=object)
+
+    def take(self, name: str, idx: np.ndarray) -> np.ndarray:
+        return self.column(name)[idx]
+
+    def sync_order(self) -> tuple[np.ndarray, np.ndarray]:
+        ts = self.column("Timestamp")
+        return np.arange(self.n), ts
+
+
+class DivisionState:
+    """Everything the sandbox holds for one division."""
+
+    def __init__(self, data: object, code: int, tables: dict[str, Table], seed: int) -> None:
+        self.code = code
+        self.data = data
+        self.rowversion = RowVersion(TIMESTAMP_BASE + (code % 1000) * 1_000_000)
+        self.entities: dict[str, EntityRows] = {}
+        for name, table in tables.items():
+            self.entities[name.lower()] = EntityRows(data, table, code, self.rowversion)
+        self.deleted = DeletedLog(code, self.rowversion, salt_for(seed, code, "sync/Deleted"))
+
+    def rows(self, entity: str) -> EntityRows | None:
+        """The rows of an entity by its logical name, case-insensitive."""
+        return self.entities.get(entity.lower())
+
+    def mutate(
+        self,
+        entity: str,
+        inserts: int,
+        updates: int,
+        deletes: int,
+        rng: np.random.Generator,
+        deleted_by: str,
+        now_ms: int,
+    ) -> dict[str, int]:
+        """Random inserts, updates and deletes that bump Timestamps and feed sync/Deleted."""
+        rows = self.rows(entity)
+        if rows is None:
+            raise KeyError(entity)
+        done = {"inserted": 0, "updated": 0, "deleted": 0}
+        if inserts:
+            done["inserted"] = len(rows.insert(inserts, now_ms))
+        alive = np.flatnonzero(rows.alive)
+        if updates and len(alive):
+            pick = np.sort(rng.choice(alive, size=min(updates, len(alive)), replace=False))
+            rows.update(pick, now_ms, rng)
+            done["updated"] = len(pick)
+        alive = np.flatnonzero(rows.alive)
+        if deletes and len(alive):
+            pick = np.sort(rng.choice(alive, size=min(deletes, len(alive)), replace=False))
+            gone = rows.delete(pick)
+            keys = [str(k) for k in rows.take(rows.key_name, gone).tolist()]
+            entity_type = DELETED_ENTITY_TYPES.get(rows.entity, 0)
+            self.deleted.append(entity_type, keys, deleted_by, now_ms)
+            done["deleted"] = len(gone)
+        return done
