@@ -67,3 +67,66 @@ def eol(sandbox_server: dict) -> Iterator[SandboxClient]:
 def info_path(info: dict) -> Path:
     """The info file of a running sandbox."""
     return Path(info["info_file"])
+
+
+# --- shared state store (exactsql.state): real PostgreSQL and Redis servers, started once per session ---
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throw-away PostgreSQL server's superuser URL (``postgres`` database); EXACTSQL_TEST_POSTGRES_URL overrides."""
+    from tests.servers import start_postgres
+
+    if os.environ.get("EXACTSQL_TEST_POSTGRES_URL"):
+        yield os.environ["EXACTSQL_TEST_POSTGRES_URL"]
+        return
+    server = start_postgres()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A throw-away Redis server's URL (db 0); EXACTSQL_TEST_REDIS_URL overrides."""
+    from tests.servers import start_redis
+
+    if os.environ.get("EXACTSQL_TEST_REDIS_URL"):
+        yield os.environ["EXACTSQL_TEST_REDIS_URL"]
+        return
+    server = start_redis()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+_state_db_counter = iter(range(1, 1_000_000))
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "redis"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty state store URL per test, for each backend (servers start only when a test needs them)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state' / 'state.db'}"  # sqlite:////abs/… (a directory to create)
+    if request.param == "postgresql":
+        from urllib.parse import urlsplit, urlunsplit
+
+        import psycopg
+
+        base = request.getfixturevalue("postgres_url")
+        dbname = f"exactsql_test_{os.getpid()}_{next(_state_db_counter)}"
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}"')
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+        return urlunsplit(urlsplit(base)._replace(path="/" + dbname))
+    import redis
+
+    base = request.getfixturevalue("redis_url")
+    client = redis.Redis.from_url(base)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return base

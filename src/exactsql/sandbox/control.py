@@ -10,6 +10,7 @@ import orjson
 
 from exactsql.sandbox.messages import Request, Response, json_response
 from exactsql.sandbox.render import render_rows
+from exactsql.sandbox.store import RowSource
 from exactsql.sandbox.values import cet_ms
 
 if TYPE_CHECKING:
@@ -100,6 +101,7 @@ def _snapshot(sb: Sandbox, request: Request, rest: str) -> Response:
     if state is None:
         return _bad(f"no division {parts[0]}", 404)
     entity = f"{parts[1]}/{parts[2]}"
+    source: RowSource
     if entity.lower() == "sync/deleted":
         source = state.deleted
         table = sb.catalog.table("sync/Deleted")

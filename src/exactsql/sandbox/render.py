@@ -28,7 +28,7 @@ def _doubles(values: np.ndarray) -> list:
             for v in values.tolist()
         ]
     if not np.isnan(values).any():
-        return values.tolist()  # type: ignore[no-any-return]
+        return values.tolist()
     return [None if v != v else v for v in values.tolist()]
 
 
@@ -42,7 +42,7 @@ def json_values(edm: str, values: np.ndarray) -> list:
         return [None if v != v else int(v) for v in values.tolist()]
     if edm == "Edm.Binary":
         return [None] * len(values)
-    return values.tolist()  # type: ignore[no-any-return]
+    return values.tolist()
 
 
 def is_navigation(column: Column) -> bool:

@@ -149,8 +149,8 @@ def _dispatch(sb: Sandbox, request: Request, token: AccessToken, division: int |
         if rest.lower().startswith("system/users"):
             table = sb.catalog.table("system/Users")
             path = table.paths[0]
-            source = StaticRows(table, sb.world.system_users(), "UserID")
-            return _collection(sb, request, table, path, source, None, rest)
+            users = StaticRows(table, sb.world.system_users(), "UserID")
+            return _collection(sb, request, table, path, users, None, rest)
         return odata_error(404, "The requested resource was not found: " + rest)
     state = sb.division(division)
     if state is None or division not in chain.divisions or division not in user.divisions:
@@ -312,7 +312,8 @@ def _uri_maker(request: Request, path: AccessPath, source: RowSource, division: 
         else f"{request.base_url}/api/v1/{path.endpoint}"
     )
     key_name = path.key or source.key_name
-    edm = path.column(key_name).edm if path.column(key_name) else "Edm.Guid"
+    key_column = path.column(key_name)
+    edm = key_column.edm if key_column else "Edm.Guid"
 
     def make(idx: np.ndarray) -> list[str]:
         keys = source.take(key_name, idx).tolist()

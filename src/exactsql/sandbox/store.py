@@ -51,6 +51,26 @@ class RowSource(Protocol):
     def sync_order(self) -> tuple[np.ndarray, np.ndarray]: ...
 
 
+class Books(Protocol):
+    """What the store needs from the generator of a division's books (``datagen.DivisionData``)."""
+
+    def count(self, entity: str) -> int: ...
+
+    def key_name(self, entity: str) -> str: ...
+
+    def key_salt(self, entity: str) -> int: ...
+
+    def columns(self, entity: str) -> list[str]: ...
+
+    def values(self, entity: str, name: str, idx: np.ndarray) -> np.ndarray: ...
+
+    def extend(self, entity: str, count: int) -> range: ...
+
+    def changed_values(self, entity: str, idx: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]: ...
+
+    def group_of(self, entity: str, idx: np.ndarray) -> np.ndarray: ...
+
+
 class RowVersion:
     """A division-wide rowversion counter, as SQL Server keeps per database."""
 
@@ -98,16 +118,16 @@ class StaticRows:
 class EntityRows:
     """The rows of one entity in one division: pure generated values overlaid with changes."""
 
-    def __init__(self, data: object, table: Table, division: int, rowversion: RowVersion) -> None:
+    def __init__(self, data: Books, table: Table, division: int, rowversion: RowVersion) -> None:
         self.data = data
         self.table = table
         self.entity = table.full_name
         self.division = division
         self.rowversion = rowversion
-        self.key_name = data.key_name(self.entity)  # type: ignore[attr-defined]
-        self.key_salt = data.key_salt(self.entity)  # type: ignore[attr-defined]
-        self._generated = set(data.columns(self.entity))  # type: ignore[attr-defined]
-        n = data.count(self.entity)  # type: ignore[attr-defined]
+        self.key_name = data.key_name(self.entity)
+        self.key_salt = data.key_salt(self.entity)
+        self._generated = set(data.columns(self.entity))
+        n = data.count(self.entity)
         self._n = n
         self.alive = np.ones(n, dtype=bool)
         self.timestamps = rowversion.take(n)
@@ -131,7 +151,7 @@ class EntityRows:
         if name == "Division":
             return np.full(len(idx), self.division, dtype=np.int64)
         if name in self._generated:
-            return self.data.values(self.entity, name, idx)  # type: ignore[attr-defined, no-any-return]
+            return self.data.values(self.entity, name, idx)
         return null_array(self._edm(name), len(idx))
 
     def column(self, name: str) -> np.ndarray:
@@ -177,7 +197,7 @@ class EntityRows:
 
     def insert(self, count: int, now_ms: int) -> np.ndarray:
         """Adds about ``count`` generated rows; returns their indexes."""
-        new = self.data.extend(self.entity, count)  # type: ignore[attr-defined]
+        new = self.data.extend(self.entity, count)
         idx = np.arange(new.start, new.stop)
         old_n = self._n
         self._n = new.stop
@@ -190,13 +210,13 @@ class EntityRows:
 
     def update(self, idx: np.ndarray, now_ms: int, rng: np.random.Generator) -> None:
         """Changes some values of rows ``idx`` as the generator sees fit; bumps their Timestamps."""
-        for name, values in self.data.changed_values(self.entity, idx, rng).items():  # type: ignore[attr-defined]
+        for name, values in self.data.changed_values(self.entity, idx, rng).items():
             self._set(name, idx, values)
         self._touch(idx, now_ms, created=False)
 
     def delete(self, idx: np.ndarray) -> np.ndarray:
         """Marks rows deleted (with the rows that must go with them); returns the deleted indexes."""
-        idx = self.data.group_of(self.entity, idx)  # type: ignore[attr-defined]
+        idx = self.data.group_of(self.entity, idx)
         idx = idx[self.alive[idx]]
         self.alive[idx] = False
         self._order = None
@@ -262,7 +282,7 @@ class DeletedLog:
 class DivisionState:
     """Everything the sandbox holds for one division."""
 
-    def __init__(self, data: object, code: int, tables: dict[str, Table], seed: int) -> None:
+    def __init__(self, data: Books, code: int, tables: dict[str, Table], seed: int) -> None:
         self.code = code
         self.data = data
         self.rowversion = RowVersion(TIMESTAMP_BASE + (code % 1000) * 1_000_000)

@@ -1,0 +1,221 @@
+"""The SQLite state store: one file shared by the processes of one host.
+
+``kv(key TEXT PRIMARY KEY, value BLOB)`` in WAL mode; ``update`` runs in ``BEGIN IMMEDIATE`` (the write lock
+is taken before reading, so read-modify-write is atomic across processes). Locks are ``flock`` on files in
+``<database>.locks/``, which the OS releases when the holder dies. The database, its WAL and SHM files and
+the lock files are created owner-only (0600), directories 0700.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+from exactsql.state.protocol import (
+    LockTimeout,
+    check_keys,
+    check_new_values,
+    lock_file_stem,
+    single,
+)
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 30_000
+MAX_IDLE_CONNECTIONS = 4
+_FORK_ORPHANS: list[sqlite3.Connection] = []  # connections inherited through fork: never used or closed
+SCHEME = "sqlite://"
+
+
+def path_from_url(url: str) -> Path:
+    """The database path of ``sqlite:///<path>``: ``sqlite:///state.db`` is relative, ``sqlite:////abs/state.db`` absolute."""
+    if not url.startswith(SCHEME + "/"):
+        raise ValueError(f"not a SQLite state URL (expected sqlite:///<path>): {url!r}")
+    raw = url[len(SCHEME) + 1 :]
+    raw = raw.split("?", 1)[0]
+    if not raw or raw.endswith("/"):
+        raise ValueError(f"SQLite state URL without a file name: {url!r}")
+    if raw == ":memory:" or raw.startswith("file:"):
+        raise ValueError(f"the state store must be a file shared by processes, not {raw!r}: {url!r}")
+    return Path(raw).expanduser()
+
+
+def _make_private_dirs(directory: Path) -> None:
+    """Create ``directory`` and any missing parents with mode 0700 (existing ones are left alone)."""
+    missing: list[Path] = []
+    d = directory
+    while not d.exists():
+        missing.append(d)
+        if d.parent == d:
+            break
+        d = d.parent
+    for d in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            d.mkdir(mode=0o700)
+
+
+def _touch_private(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if it does not exist."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+
+
+class SQLiteStore:
+    """A ``StateStore`` in one SQLite file (many processes on one host; many threads)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = path_from_url(url).absolute()
+        self.lock_dir = self.path.with_name(self.path.name + ".locks")
+        _make_private_dirs(self.path.parent)
+        _touch_private(self.path)  # SQLite gives its -wal and -shm files the database file's mode
+        self._idle: list[sqlite3.Connection] = []
+        self._pool_lock = threading.Lock()
+        self._pid = os.getpid()
+        self._closed = False
+        with self._connection() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+
+    # -- connections: a small pool, one connection checked out per operation (so any number of threads)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise RuntimeError(f"cannot put {self.path} in WAL mode (got {mode!r})")
+            # FULL: a committed token rotation must survive a power cut, or the token chain is lost.
+            conn.execute("PRAGMA synchronous = FULL")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        with self._pool_lock:
+            if self._closed:
+                raise RuntimeError(f"state store {self.url} is closed")
+            if os.getpid() != self._pid:
+                # Forked: SQLite connections must not cross a fork. Keep the parent's referenced so that
+                # garbage collection never closes them here.
+                _FORK_ORPHANS.extend(self._idle)
+                self._idle, self._pid = [], os.getpid()
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            conn = self._connect()
+        try:
+            yield conn
+        finally:
+            with self._pool_lock:
+                keep = (
+                    not self._closed
+                    and not conn.in_transaction
+                    and os.getpid() == self._pid
+                    and len(self._idle) < MAX_IDLE_CONNECTIONS
+                )
+                if keep:
+                    self._idle.append(conn)
+            if not keep:
+                conn.close()
+
+    # -- the protocol
+
+    def get(self, key: str) -> bytes | None:
+        with self._connection() as conn:
+            row = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def update(self, key: str, fn: Callable[[bytes | None], tuple[bytes | None, T]]) -> T:
+        return self.update_many([key], single(fn))
+
+    def update_many(
+        self, keys: list[str], fn: Callable[[list[bytes | None]], tuple[list[bytes | None], T]]
+    ) -> T:
+        keys = check_keys(keys)
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")  # the write lock before reading: no one changes what we read
+            try:
+                old: list[bytes | None] = []
+                for key in keys:
+                    row = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+                    old.append(None if row is None else bytes(row[0]))
+                new_values, result = fn(list(old))
+                new = check_new_values(keys, new_values)
+                for key, before, after in zip(keys, old, new, strict=True):
+                    if after == before:
+                        continue
+                    if after is None:
+                        conn.execute("DELETE FROM kv WHERE key = ?", (key,))
+                    else:
+                        conn.execute(
+                            "INSERT INTO kv (key, value) VALUES (?, ?) "
+                            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                            (key, after),
+                        )
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        return result
+
+    @contextlib.contextmanager
+    def lock(self, name: str, timeout: float = 30.0) -> Iterator[None]:
+        if self._closed:
+            raise RuntimeError(f"state store {self.url} is closed")
+        _make_private_dirs(self.lock_dir)
+        path = self.lock_dir / (lock_file_stem(name) + ".lock")
+        # A fresh open file description per acquisition: flock locks conflict between descriptions, so
+        # threads of one process exclude each other too. The file is never deleted (that would race).
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            deadline = time.monotonic() + timeout
+            pause = 0.001
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise LockTimeout(name, timeout, self.url) from None
+                    time.sleep(min(pause, remaining))
+                    pause = min(pause * 2, 0.025)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def now(self) -> float:
+        return time.time()
+
+    def close(self) -> None:
+        with self._pool_lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            mine = os.getpid() == self._pid
+        if mine:
+            for conn in idle:
+                conn.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.url!r})"
