@@ -45,7 +45,9 @@ def find_pg_bin(name: str) -> str:
     raise RuntimeError(f"PostgreSQL's {name} not found; {INSTALL_HINT}")
 
 
-def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path, what: str, timeout: float = 30.0) -> None:
+def _wait_for_port(
+    port: int, proc: subprocess.Popen[bytes], log: Path, what: str, timeout: float = 30.0
+) -> None:
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
@@ -55,7 +57,9 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path, what: st
                 return
         except OSError:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{what} did not listen on port {port} within {timeout} s:\n{_tail(log)}") from None
+                raise RuntimeError(
+                    f"{what} did not listen on port {port} within {timeout} s:\n{_tail(log)}"
+                ) from None
             time.sleep(0.05)
 
 
@@ -121,7 +125,9 @@ def start_postgres(attempts: int = 3) -> PostgresServer:
         try:
             pw = pwd.getpwnam("postgres")
         except KeyError:
-            raise RuntimeError(f"running as root, but there is no `postgres` OS user; {INSTALL_HINT}") from None
+            raise RuntimeError(
+                f"running as root, but there is no `postgres` OS user; {INSTALL_HINT}"
+            ) from None
         os.chown(base, pw.pw_uid, pw.pw_gid)
         runuser = shutil.which("runuser")
         if runuser is None:
@@ -146,15 +152,24 @@ def start_postgres(attempts: int = 3) -> PostgresServer:
                 [
                     *as_user,
                     postgres,
-                    "-D", str(data),
-                    "-c", "listen_addresses=127.0.0.1",
-                    "-c", f"port={port}",
-                    "-c", "unix_socket_directories=",
-                    "-c", "fsync=off",  # a throw-away cluster: speed over durability
-                    "-c", "synchronous_commit=off",
-                    "-c", "full_page_writes=off",
-                    "-c", "max_connections=200",
-                    "-c", "shared_buffers=32MB",
+                    "-D",
+                    str(data),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    f"port={port}",
+                    "-c",
+                    "unix_socket_directories=",
+                    "-c",
+                    "fsync=off",  # a throw-away cluster: speed over durability
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "max_connections=200",
+                    "-c",
+                    "shared_buffers=32MB",
                 ],
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
@@ -227,12 +242,18 @@ def start_redis(attempts: int = 3) -> RedisServer:
             proc = subprocess.Popen(
                 [
                     server_bin,
-                    "--port", str(port),
-                    "--bind", "127.0.0.1",
-                    "--save", "",
-                    "--appendonly", "no",
-                    "--dir", str(base),
-                    "--databases", "16",
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(base),
+                    "--databases",
+                    "16",
                 ],
                 stdout=log_file,
                 stderr=subprocess.STDOUT,

@@ -53,7 +53,7 @@ def test_login_consent_and_redirect_with_code_and_state(eol: SandboxClient) -> N
     for division in user["divisions"]:
         assert f"value='{division}'" in consent.text
     chosen = user["divisions"][:1]
-    fields = [*_hidden(consent.text).items(), ("action", "allow"), *(("division", str(d)) for d in chosen)]
+    fields = {**_hidden(consent.text), "action": "allow", "division": [str(d) for d in chosen]}
     done = eol.http.post("/api/oauth2/auth", data=fields)
     assert done.status_code == 302
     location = urlsplit(done.headers["Location"])

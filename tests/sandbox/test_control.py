@@ -60,7 +60,7 @@ def test_mutate_changes_rows_and_reset_restores_them(eol: SandboxClient) -> None
     assert after["count"] == before["count"] + 2
     old = {r["ID"]: r for r in before["rows"]}
     changed = [r for r in after["rows"] if r["ID"] in old and r != old[r["ID"]]]
-    assert len(changed) == 3 or len(changed) == 3 - len({r["ID"] for r in changed} - set(old))
+    assert 3 - 2 <= len(changed) <= 3  # an updated row may have been deleted afterwards
     assert all(r["Timestamp"] > max(o["Timestamp"] for o in before["rows"]) for r in changed)
     eol.control("POST", "reset")
     assert eol.control("GET", f"snapshot/{division}/crm/Accounts") == before

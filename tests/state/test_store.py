@@ -97,7 +97,9 @@ def hold_lock_forever(url: str, ready: str) -> None:
         time.sleep(600)
 
 
-def run_processes(target: Callable[..., None], args_list: list[tuple[object, ...]], timeout: float = 90) -> None:
+def run_processes(
+    target: Callable[..., None], args_list: list[tuple[object, ...]], timeout: float = 90
+) -> None:
     procs = [SPAWN.Process(target=target, args=args) for args in args_list]
     for p in procs:
         p.start()
@@ -222,7 +224,9 @@ def test_lock_is_exclusive_across_processes(store: StateStore, tmp_path: Path) -
     lines = journal.read_text().splitlines()
     assert len(lines) == 2 * procs * n
     for enter, leave in zip(lines[::2], lines[1::2], strict=True):
-        assert enter.split()[0] == "enter" and leave == "leave " + enter.split()[1], "critical sections interleaved"
+        assert enter.split()[0] == "enter" and leave == "leave " + enter.split()[1], (
+            "critical sections interleaved"
+        )
 
 
 def test_lock_of_a_killed_process_is_released(store: StateStore, tmp_path: Path) -> None:

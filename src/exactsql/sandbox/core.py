@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import threading
 import time
@@ -81,6 +82,7 @@ class Sandbox:
         self.size = size
         self.seed = seed
         self.settings = settings or SandboxSettings()
+        self._initial_settings = dataclasses.replace(self.settings)
         self.clock = clock or SandboxClock(time_scale)
         self.catalog = load_catalog()
         self.lock = threading.RLock()
@@ -141,8 +143,9 @@ class Sandbox:
         }
 
     def reset(self) -> None:
-        """Back to the state just after start: data, tokens, counters, faults and the request log."""
+        """Back to the state just after start: data, settings, tokens, counters, faults and the request log."""
         with self.lock:
+            self.settings.update(dataclasses.asdict(self._initial_settings))
             self.oauth.reset()
             self.rates.reset()
             self.errors.reset()

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from exactsql.sandbox import odata
+from exactsql.sandbox.odata import timestamp_lower_bound
 from exactsql.sandbox.store import RowSource
 
-_CHUNK = 65536
+_FIRST_CHUNK = 256
+_MAX_CHUNK = 262144
 
 
 @dataclass
@@ -59,60 +61,67 @@ def run_query(
     """Selects the rows of the requested page.
 
     Sync paths page by Timestamp (``$skiptoken=<ts>L``); others in key order (``$skiptoken=guid'…'``),
-    or by ``$orderby`` when given. The filter is evaluated in chunks until the page is full, so wide
-    reads stay cheap and selective ones scan only as far as needed.
+    or by ``$orderby`` when given. Candidates are walked in growing chunks from the page's start until
+    the page is full, so a page costs about what it returns, however large the table.
     """
     alive = source.alive_mask()
     if sync:
         order, stamps = source.sync_order()
-        bound = odata.timestamp_lower_bound(opts.filter) if opts.filter is not None else None
+        bound = timestamp_lower_bound(opts.filter) if opts.filter is not None else None
         token = _timestamp_token(opts.skiptoken)
         lows = [b for b in (bound, token) if b is not None]
-        start = int(np.searchsorted(stamps, max(lows), side="right")) if lows else 0
-        cand = order[start:]
+        first = int(np.searchsorted(stamps, max(lows), side="right")) if lows else 0
+        total = len(order)
+
+        def candidates(lo: int, hi: int) -> np.ndarray:
+            return order[lo:hi]
+
     else:
-        cand = np.arange(source.n)
+        first = 0
+        total = source.n
         if opts.skiptoken and not opts.orderby:
-            last = _key_token(source, opts.skiptoken)
-            cand = cand[last + 1 :]
-    cand = cand[alive[cand]]
+            first = _key_token(source, opts.skiptoken) + 1
+
+        def candidates(lo: int, hi: int) -> np.ndarray:
+            return np.arange(lo, min(hi, total))
 
     limit = page_size if opts.top is None else min(page_size, opts.top)
     if opts.orderby or opts.inlinecount or opts.skip:
-        matched = _matches(source, opts.filter, cand, types, entity_type)
+        cand = candidates(first, total)
+        matched = _matches(source, opts.filter, cand[alive[cand]], types, entity_type)
         count = len(matched) if opts.inlinecount else None
         if opts.orderby:
             matched = odata.order_indexes(matched, opts.orderby, source.column)
             if opts.skiptoken:
-                pos = _position_after(source, matched, opts.skiptoken)
-                matched = matched[pos:]
+                matched = matched[_position_after(source, matched, opts.skiptoken) :]
         matched = matched[opts.skip :]
         page = matched[:limit]
         more = len(matched) > limit
     else:
         count = None
         found: list[np.ndarray] = []
-        total = 0
-        pos = 0
-        chunk = max(_CHUNK, limit * 4)
-        while pos < len(cand) and total <= limit:
-            part = _matches(source, opts.filter, cand[pos : pos + chunk], types, entity_type)
+        n_found = 0
+        pos = first
+        chunk = max(_FIRST_CHUNK, 2 * (limit + 1))
+        while pos < total and n_found <= limit:
+            cand = candidates(pos, pos + chunk)
+            part = _matches(source, opts.filter, cand[alive[cand]], types, entity_type)
             found.append(part)
-            total += len(part)
+            n_found += len(part)
             pos += chunk
-            chunk *= 2
-        matched = np.concatenate(found) if found else cand[:0]
+            chunk = min(chunk * 4, _MAX_CHUNK)
+        matched = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
         page = matched[:limit]
         more = len(matched) > limit
     if opts.top is not None and len(page) >= opts.top:
         more = False
     last_token = None
     if len(page):
-        last = int(page[-1])
+        last = page[-1:]
         if sync:
-            last_token = f"{int(source.take('Timestamp', np.array([last]))[0])}L"
+            last_token = f"{int(source.take('Timestamp', last)[0])}L"
         else:
-            last_token = f"guid'{source.take(source.key_name, np.array([last]))[0]}'"
+            last_token = f"guid'{source.take(source.key_name, last)[0]}'"
     return PageResult(page, more, count, last_token)
 
 

@@ -66,7 +66,9 @@ class Books(Protocol):
 
     def extend(self, entity: str, count: int) -> range: ...
 
-    def changed_values(self, entity: str, idx: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]: ...
+    def changed_values(
+        self, entity: str, idx: np.ndarray, rng: np.random.Generator
+    ) -> dict[str, np.ndarray]: ...
 
     def group_of(self, entity: str, idx: np.ndarray) -> np.ndarray: ...
 
@@ -195,12 +197,14 @@ class EntityRows:
             if self.table.column(name) is not None:
                 self._set(name, idx, stamp)
 
-    def insert(self, count: int, now_ms: int) -> np.ndarray:
-        """Adds about ``count`` generated rows; returns their indexes."""
-        new = self.data.extend(self.entity, count)
-        idx = np.arange(new.start, new.stop)
+    def grow(self, now_ms: int) -> np.ndarray:
+        """Takes in rows the generator added (by this entity's insert or a related one's); returns them."""
+        new_n = self.data.count(self.entity)
+        idx = np.arange(self._n, new_n)
+        if not len(idx):
+            return idx
         old_n = self._n
-        self._n = new.stop
+        self._n = new_n
         self.alive = np.concatenate([self.alive, np.ones(len(idx), dtype=bool)])
         self.timestamps = np.concatenate([self.timestamps, np.zeros(len(idx), dtype=np.int64)])
         for name, full in list(self._full.items()):
@@ -311,7 +315,9 @@ class DivisionState:
             raise KeyError(entity)
         done = {"inserted": 0, "updated": 0, "deleted": 0}
         if inserts:
-            done["inserted"] = len(rows.insert(inserts, now_ms))
+            self.data.extend(rows.entity, inserts)
+            grown = {name: other.grow(now_ms) for name, other in self.entities.items()}
+            done["inserted"] = len(grown[rows.entity.lower()])
         alive = np.flatnonzero(rows.alive)
         if updates and len(alive):
             pick = np.sort(rng.choice(alive, size=min(updates, len(alive)), replace=False))

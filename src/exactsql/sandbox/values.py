@@ -54,11 +54,10 @@ def guids_for(salt: int, indexes: np.ndarray) -> np.ndarray:
     """Vectorised :func:`guid_for`: an object array of guid strings."""
     hi = f"{salt & _MASK64:016x}"
     prefix = f"{hi[0:8]}-{hi[8:12]}-4{hi[13:16]}-"
-    lo = ((indexes.astype(np.uint64) ^ np.uint64(_XOR)) * np.uint64(_MULT)).astype(np.uint64)
+    lo = (indexes.astype(np.uint64) ^ np.uint64(_XOR)) * np.uint64(_MULT)
+    text = lo.astype(">u8").tobytes().hex()
     out = np.empty(len(indexes), dtype=object)
-    for i, value in enumerate(lo.tolist()):
-        h = f"{value:016x}"
-        out[i] = f"{prefix}{h[0:4]}-{h[4:16]}"
+    out[:] = [f"{prefix}{text[i : i + 4]}-{text[i + 4 : i + 16]}" for i in range(0, len(text), 16)]
     return out
 
 

@@ -38,4 +38,3 @@ def open_store(url: str) -> StateStore:
         f"unsupported state store URL {redact_url(url)!r}: use sqlite:///<path> (sqlite:////abs/path.db or "
         "sqlite:///relative.db), postgresql://… (or postgres://…), or redis://… (or rediss://…)"
     )
-

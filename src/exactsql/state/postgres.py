@@ -39,7 +39,11 @@ _FORK_ORPHANS: list[psycopg.Connection[Any]] = []  # inherited through fork: nev
 MAX_RETRIES = 50
 # The server notices a vanished client (a machine gone, a cable cut) after idle + interval * count seconds,
 # and frees the advisory locks that client held.
-KEEPALIVE_SETTINGS = {"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"}
+KEEPALIVE_SETTINGS = {
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+}
 
 
 def lock_key(name: str) -> int:
@@ -92,7 +96,12 @@ class PostgresStore:
             and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
         )
         with self._pool_lock:
-            if healthy and not self._closed and os.getpid() == self._pid and len(self._idle) < MAX_IDLE_CONNECTIONS:
+            if (
+                healthy
+                and not self._closed
+                and os.getpid() == self._pid
+                and len(self._idle) < MAX_IDLE_CONNECTIONS
+            ):
                 self._idle.append(conn)
                 return
         conn.close()
@@ -152,7 +161,9 @@ class PostgresStore:
                         deleted = [k for k, v in zip(keys, new, strict=True) if v is None]
                         if deleted:
                             cur.execute(f"DELETE FROM {TABLE} WHERE key = ANY(%s)", (deleted,))
-                        changed = [(v, k) for k, v, o in zip(keys, new, old, strict=True) if v is not None and v != o]
+                        changed = [
+                            (v, k) for k, v, o in zip(keys, new, old, strict=True) if v is not None and v != o
+                        ]
                         if changed:
                             cur.executemany(f"UPDATE {TABLE} SET value = %s WHERE key = %s", changed)
                 return result
@@ -172,7 +183,9 @@ class PostgresStore:
                 acquired = bool(row and row[0])
             else:
                 # lock_timeout bounds the wait of pg_advisory_lock; 0 would mean "no limit", hence >= 1 ms.
-                conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{max(1, round(timeout * 1000))}ms",))
+                conn.execute(
+                    "SELECT set_config('lock_timeout', %s, false)", (f"{max(1, round(timeout * 1000))}ms",)
+                )
                 try:
                     conn.execute("SELECT pg_advisory_lock(%s)", (key,))
                     acquired = True

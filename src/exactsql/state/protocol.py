@@ -108,13 +108,17 @@ def check_keys(keys: list[str]) -> list[str]:
 def check_new_values(keys: list[str], new: object) -> list[bytes | None]:
     """The new values returned by an ``update_many`` function, checked against ``keys``."""
     if not isinstance(new, list | tuple):
-        raise TypeError(f"update_many's function must return (list of new values, result), got {type(new).__name__}")
+        raise TypeError(
+            f"update_many's function must return (list of new values, result), got {type(new).__name__}"
+        )
     if len(new) != len(keys):
         raise ValueError(f"update_many's function returned {len(new)} values for {len(keys)} keys")
     return [check_value(v) for v in new]
 
 
-def single(fn: Callable[[bytes | None], tuple[bytes | None, T]]) -> Callable[[list[bytes | None]], tuple[list[bytes | None], T]]:
+def single(
+    fn: Callable[[bytes | None], tuple[bytes | None, T]],
+) -> Callable[[list[bytes | None]], tuple[list[bytes | None], T]]:
     """An ``update`` function as an ``update_many`` function over one key."""
 
     def many(values: list[bytes | None]) -> tuple[list[bytes | None], T]:
