@@ -248,3 +248,21 @@ def test_quotes_in_string_literals_are_doubled(eol: SandboxClient) -> None:
     assert [r["Name"] for r in rows] == [r["Name"] for r in truth if r["Name"] == name]
     unbalanced = eol.get(f"{division}/crm/Accounts", {"$filter": f"Name eq '{name}'"})
     assert unbalanced.status_code == 400
+
+
+def test_without_accept_json_the_answer_is_atom_xml(eol: SandboxClient) -> None:
+    eol.login()
+    assert eol.tokens is not None
+    division = eol.divisions[0]
+    response = eol.http.get(
+        f"/api/v1/{division}/financial/GLAccounts",
+        params={"$filter": "Code eq '1000'", "$select": "Code,Description"},
+        headers={"Authorization": f"Bearer {eol.tokens.access}"},
+    )
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/atom+xml")
+    assert "<d:Code>1000</d:Code>" in response.text
+    bad = eol.http.get(
+        f"/api/v1/{division}/crm/Accounts", headers={"Authorization": f"Bearer {eol.tokens.access}"}
+    )
+    assert bad.status_code == 400 and bad.text.startswith("<?xml") and "mandatory filtering" in bad.text

@@ -28,7 +28,7 @@ def _login(http: httpx.Client, sb: Sandbox) -> str:
 def test_in_process_login_and_paging() -> None:
     sb = Sandbox(divisions=2)
     with httpx.Client(transport=SandboxTransport(sb), base_url="http://sandbox") as http:
-        auth = {"Authorization": f"Bearer {_login(http, sb)}"}
+        auth = {"Authorization": f"Bearer {_login(http, sb)}", "Accept": "application/json"}
         division = sb.world.division_codes[0]
         page = http.get(
             f"/api/v1/{division}/bulk/Financial/TransactionLines",

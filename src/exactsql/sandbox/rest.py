@@ -10,7 +10,7 @@ import numpy as np
 import orjson
 
 from exactsql.catalog import AccessPath, Column, Table
-from exactsql.sandbox import odata
+from exactsql.sandbox import atom, odata
 from exactsql.sandbox.messages import Request, Response, json_response, odata_error
 from exactsql.sandbox.query import QueryOptions, run_query
 from exactsql.sandbox.render import render_rows
@@ -105,11 +105,26 @@ def api(sb: Sandbox, request: Request) -> Response:
             sb.log_request(request, 429, division, {"rate_limited": decision.exceeded})
             return sb.respond(Response(429, decision.headers, b""))
         headers = decision.headers
-    response = _dispatch(sb, request, token, division, rest)
+    response = _as_requested(request, _dispatch(sb, request, token, division, rest), rest)
     response.headers.update(headers)
     sb.errors.record(response.status, chain.client_id, chain.user_id, division, endpoint)
     sb.log_request(request, response.status, division)
     return sb.respond(response)
+
+
+def _as_requested(request: Request, response: Response, rest: str) -> Response:
+    """Atom/XML instead of JSON when the request does not ask for JSON, as Exact does."""
+    if atom.wants_json(request.header("accept")) or "json" not in response.headers.get("Content-Type", ""):
+        return response
+    payload = orjson.loads(response.body)
+    if "error" in payload:
+        body = atom.error(payload["error"]["message"]["value"])
+    else:
+        body = atom.feed(payload["d"], rest.rsplit("/", 1)[-1])
+    content_type = (
+        "application/atom+xml;type=feed;charset=utf-8" if "error" not in payload else "application/xml"
+    )
+    return Response(response.status, {**response.headers, "Content-Type": content_type}, body)
 
 
 def _unauthorized(
