@@ -163,7 +163,8 @@ class EntityRows:
         full = self._full.get(name)
         if full is None:
             full = self._base(name, np.arange(self._n))
-            self._full[name] = full
+            if name in self._generated or name == "Division":
+                self._full[name] = full  # columns that are always null are cheaper made anew than kept
         return full
 
     def take(self, name: str, idx: np.ndarray) -> np.ndarray:
@@ -184,6 +185,7 @@ class EntityRows:
         if self.table.column(name) is None:
             return
         full = self.column(name)
+        self._full[name] = full
         if full.dtype != values.dtype and full.dtype != object:
             full = full.astype(object) if values.dtype == object else full
             self._full[name] = full
