@@ -12,64 +12,23 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import multiprocessing
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 import orjson
 
+from exactsql.sandbox.process import SandboxProcess, control_plane_tokens
+
 FEW_COLUMNS = "Timestamp,ID,Date,FinancialYear,FinancialPeriod,GLAccountCode,AccountCode,AmountDC,AmountVATFC,Description,EntryNumber,JournalCode"
-
-
-def start(size: str) -> tuple[subprocess.Popen, dict]:
-    """Starts a sandbox server and returns it with its info."""
-    info_file = Path(tempfile.mkdtemp()) / "info.json"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "exactsql",
-            "sandbox",
-            "--port",
-            "0",
-            "--divisions",
-            "1",
-            "--size",
-            size,
-            "--info-file",
-            str(info_file),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    while not info_file.exists():
-        if proc.poll() is not None:
-            raise SystemExit("the sandbox did not start")
-        time.sleep(0.05)
-    return proc, json.loads(info_file.read_text())
 
 
 def login(info: dict) -> str:
     """Lifts the rate limits, logs in through the control plane and returns the access token."""
     with httpx.Client(base_url=info["base_url"], timeout=60) as client:
         client.post("/_sandbox/settings", json={"minutely_limit": 10**9, "daily_limit": 10**9})
-        code = client.post("/_sandbox/authorize", json={"client_id": info["client_id"]}).json()["code"]
-        body = client.post(
-            "/api/oauth2/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": info["redirect_uri"],
-                "client_id": info["client_id"],
-                "client_secret": info["client_secret"],
-            },
-        ).json()
-    return str(body["access_token"])
+        return str(control_plane_tokens(client, info)["access_token"])
 
 
 def follow(
@@ -124,9 +83,9 @@ def main() -> None:
     parser.add_argument("--regular-pages", type=int, default=3000)
     args = parser.parse_args()
     started = time.perf_counter()
-    proc, info = start(args.size)
-    print(f"sandbox --size {args.size} started in {time.perf_counter() - started:.1f} s")
-    try:
+    with SandboxProcess("--divisions", "1", "--size", args.size) as server:
+        info = server.info
+        print(f"sandbox --size {args.size} started in {time.perf_counter() - started:.1f} s")
         token = login(info)
         division = info["divisions"][0]
         sync = f"/api/v1/{division}/sync/Financial/TransactionLines"
@@ -159,9 +118,6 @@ def main() -> None:
             args.regular_pages,
             args.clients,
         )
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -2,57 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from exactsql.sandbox.process import SandboxProcess
 from tests.sandbox_client import SandboxClient
 
 
 @pytest.fixture(scope="session")
-def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def sandbox_server() -> Iterator[dict]:
     """``exactsql sandbox`` on a free port, 3 small divisions; yields its info file's contents."""
-    info_file = tmp_path_factory.mktemp("sandbox") / "info.json"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "exactsql",
-            "sandbox",
-            "--port",
-            "0",
-            "--divisions",
-            "3",
-            "--info-file",
-            str(info_file),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    deadline = time.monotonic() + 60
-    while not info_file.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(
-                "sandbox did not start: " + (proc.stderr.read().decode() if proc.stderr else "")
-            )
-        time.sleep(0.05)
-    info = json.loads(info_file.read_text())
-    info["info_file"] = str(info_file)
-    yield info
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with SandboxProcess("--divisions", "3") as server:
+        yield server.info
 
 
 @pytest.fixture()

@@ -83,6 +83,20 @@ class SandboxClient:
         url = path if path.startswith("http") else f"/api/v1/{path.lstrip('/')}"
         return self.http.get(url, params=params, headers=headers)
 
+    def follow(self, path: str, params: dict[str, str]) -> tuple[list[dict], list[str]]:
+        """All rows of a GET, following ``__next``; returns the rows and the ``__next`` links."""
+        response = self.get(path, params)
+        assert response.status_code == 200, response.text
+        d = response.json()["d"]
+        rows, nexts = list(d["results"]), []
+        while "__next" in d:
+            nexts.append(d["__next"])
+            response = self.get(d["__next"])
+            assert response.status_code == 200, response.text
+            d = response.json()["d"]
+            rows.extend(d["results"])
+        return rows, nexts
+
     def advance(self, seconds: float) -> None:
         """Moves the sandbox clock forward."""
         self.control("POST", "clock", json={"advance": seconds})

@@ -17,20 +17,6 @@ def _truth(eol: SandboxClient, division: int, entity: str) -> list[dict]:
     return eol.control("GET", f"snapshot/{division}/{entity}")["rows"]
 
 
-def _all_pages(eol: SandboxClient, path: str, params: dict[str, str]) -> tuple[list[dict], list[str]]:
-    response = eol.get(path, params)
-    assert response.status_code == 200, response.text
-    d = response.json()["d"]
-    rows, nexts = list(d["results"]), []
-    while "__next" in d:
-        nexts.append(d["__next"])
-        response = eol.get(d["__next"])
-        assert response.status_code == 200, response.text
-        d = response.json()["d"]
-        rows.extend(d["results"])
-    return rows, nexts
-
-
 def test_me_is_a_one_row_collection_without_rate_headers(eol: SandboxClient) -> None:
     response = eol.get("current/Me")
     assert response.status_code == 200
@@ -65,8 +51,8 @@ def test_regular_pages_hold_60_rows_and_next_carries_a_guid_skiptoken(eol: Sandb
     division = eol.divisions[0]
     truth = _truth(eol, division, "financialtransaction/TransactionLines")
     assert len(truth) > 120
-    rows, nexts = _all_pages(
-        eol, f"{division}/financialtransaction/TransactionLines", {"$filter": ANY, "$select": "ID,AmountDC"}
+    rows, nexts = eol.follow(
+        f"{division}/financialtransaction/TransactionLines", {"$filter": ANY, "$select": "ID,AmountDC"}
     )
     assert len(rows) == len(truth)
     assert {r["ID"] for r in rows} == {r["ID"] for r in truth}
@@ -124,7 +110,7 @@ def test_top_limits_the_whole_result(eol: SandboxClient) -> None:
     path = f"{division}/financialtransaction/TransactionLines"
     few = eol.get(path, {"$filter": ANY, "$select": "ID", "$top": "5"}).json()["d"]
     assert len(few["results"]) == 5 and "__next" not in few
-    rows, nexts = _all_pages(eol, path, {"$filter": ANY, "$select": "ID", "$top": "100"})
+    rows, nexts = eol.follow(path, {"$filter": ANY, "$select": "ID", "$top": "100"})
     assert len(rows) == 100 and len(nexts) == 1
     assert parse_qs(urlsplit(nexts[0]).query)["$top"] == ["40"]
 
@@ -208,7 +194,7 @@ def test_url_longer_than_6000_characters_is_refused(eol: SandboxClient) -> None:
 def test_filters_match_the_truth(eol: SandboxClient, odata_filter: str, predicate) -> None:  # type: ignore[no-untyped-def]
     division = eol.divisions[1]
     truth = _truth(eol, division, "crm/Accounts")
-    rows, _ = _all_pages(eol, f"{division}/crm/Accounts", {"$filter": odata_filter, "$select": "ID"})
+    rows, _ = eol.follow(f"{division}/crm/Accounts", {"$filter": odata_filter, "$select": "ID"})
     assert sorted(r["ID"] for r in rows) == sorted(r["ID"] for r in truth if predicate(r))
 
 
@@ -226,8 +212,7 @@ def test_guid_and_datetime_literals(eol: SandboxClient) -> None:
     import datetime as dt
 
     moment = dt.datetime.fromtimestamp(median / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    rows, _ = _all_pages(
-        eol,
+    rows, _ = eol.follow(
         f"{division}/financialtransaction/TransactionLines",
         {"$filter": f"Date ge datetime'{moment}'", "$select": "ID"},
     )

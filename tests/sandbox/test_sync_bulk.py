@@ -13,18 +13,6 @@ MANDATORY_PREFIX = (
 )
 
 
-def _follow(eol: SandboxClient, path: str, params: dict[str, str]) -> tuple[list[dict], list[str]]:
-    response = eol.get(path, params)
-    assert response.status_code == 200, response.text
-    d = response.json()["d"]
-    rows, nexts = list(d["results"]), []
-    while "__next" in d:
-        nexts.append(d["__next"])
-        d = eol.get(d["__next"]).json()["d"]
-        rows.extend(d["results"])
-    return rows, nexts
-
-
 def test_sync_needs_select(eol: SandboxClient) -> None:
     division = eol.divisions[0]
     response = eol.get(f"{division}/sync/Financial/TransactionLines", {"$filter": "Timestamp gt 1"})
@@ -36,8 +24,7 @@ def test_sync_pages_by_timestamp_and_returns_every_row_once(eol: SandboxClient) 
     eol.control("POST", "settings", json={"bulk_page_size": 250})  # several pages from the small set
     division = eol.divisions[0]
     truth = eol.control("GET", f"snapshot/{division}/financialtransaction/TransactionLines")["rows"]
-    rows, nexts = _follow(
-        eol,
+    rows, nexts = eol.follow(
         f"{division}/sync/Financial/TransactionLines",
         {"$select": "Timestamp,ID,AmountDC", "$filter": "Timestamp gt 1"},
     )
@@ -63,10 +50,10 @@ def test_sync_caps_pages_at_1000(eol: SandboxClient) -> None:
 def test_sync_accepts_timestamp_with_and_without_l_and_refuses_other_filters(eol: SandboxClient) -> None:
     division = eol.divisions[0]
     path = f"{division}/sync/CRM/Accounts"
-    rows, _ = _follow(eol, path, {"$select": "Timestamp,ID"})
+    rows, _ = eol.follow(path, {"$select": "Timestamp,ID"})
     middle = rows[len(rows) // 2]["Timestamp"]
-    with_l, _ = _follow(eol, path, {"$select": "ID", "$filter": f"Timestamp gt {middle}L"})
-    without_l, _ = _follow(eol, path, {"$select": "ID", "$filter": f"Timestamp gt {middle}"})
+    with_l, _ = eol.follow(path, {"$select": "ID", "$filter": f"Timestamp gt {middle}L"})
+    without_l, _ = eol.follow(path, {"$select": "ID", "$filter": f"Timestamp gt {middle}"})
     expected = [r["ID"] for r in rows if r["Timestamp"] > middle]
     assert [r["ID"] for r in with_l] == expected == [r["ID"] for r in without_l]
     refused = eol.get(path, {"$select": "ID", "$filter": "Name eq 'x'"})
@@ -77,7 +64,7 @@ def test_sync_accepts_timestamp_with_and_without_l_and_refuses_other_filters(eol
 def test_changes_come_back_through_sync_and_deletions_through_deleted(eol: SandboxClient) -> None:
     division = eol.divisions[0]
     path = f"{division}/sync/Financial/TransactionLines"
-    before, _ = _follow(eol, path, {"$select": "Timestamp,ID"})
+    before, _ = eol.follow(path, {"$select": "Timestamp,ID"})
     cursor = max(r["Timestamp"] for r in before)
     done = eol.control(
         "POST",
@@ -91,14 +78,13 @@ def test_changes_come_back_through_sync_and_deletions_through_deleted(eol: Sandb
         },
     )
     assert done["inserted"] >= 10 and done["updated"] == 5 and done["deleted"] >= 3
-    changed, _ = _follow(eol, path, {"$select": "Timestamp,ID", "$filter": f"Timestamp gt {cursor}L"})
+    changed, _ = eol.follow(path, {"$select": "Timestamp,ID", "$filter": f"Timestamp gt {cursor}L"})
     assert (
         len(changed) >= done["inserted"] + done["updated"] - done["deleted"]
     )  # deleted rows do not come back
     assert len(changed) <= done["inserted"] + done["updated"]
     assert all(r["Timestamp"] > cursor for r in changed)
-    deleted, _ = _follow(
-        eol,
+    deleted, _ = eol.follow(
         f"{division}/sync/Deleted",
         {"$select": "Timestamp,EntityKey,EntityType,Division", "$filter": f"Timestamp gt {cursor}L"},
     )
@@ -123,8 +109,7 @@ def test_bulk_pages_hold_1000_rows_and_need_select(eol: SandboxClient) -> None:
         {"$filter": "ID ne guid'00000000-0000-0000-0000-000000000000'"},
     )
     assert no_select.status_code == 400
-    rows, nexts = _follow(
-        eol,
+    rows, nexts = eol.follow(
         f"{division}/bulk/Financial/TransactionLines",
         {"$select": "ID", "$filter": "ID ne guid'00000000-0000-0000-0000-000000000000'"},
     )

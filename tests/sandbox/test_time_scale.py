@@ -2,50 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
+from exactsql.sandbox.process import SandboxProcess
 from tests.sandbox_client import SandboxClient
 
 
 @pytest.fixture(scope="module")
-def fast(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxClient]:
-    info_file: Path = tmp_path_factory.mktemp("fast") / "info.json"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "exactsql",
-            "sandbox",
-            "--port",
-            "0",
-            "--divisions",
-            "1",
-            "--time-scale",
-            "60",
-            "--info-file",
-            str(info_file),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not info_file.exists():
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.05)
-        info = json.loads(info_file.read_text())
-        with httpx.Client(base_url=info["base_url"], timeout=30) as http:
-            yield SandboxClient(http, info)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def fast() -> Iterator[SandboxClient]:
+    with (
+        SandboxProcess("--divisions", "1", "--time-scale", "60") as server,
+        httpx.Client(base_url=server.info["base_url"], timeout=30) as http,
+    ):
+        yield SandboxClient(http, server.info)
 
 
 def test_expires_in_is_real_seconds(fast: SandboxClient) -> None:

@@ -6,23 +6,12 @@ import httpx
 import pytest
 
 from exactsql.sandbox.core import Sandbox
+from exactsql.sandbox.process import control_plane_tokens
 from exactsql.sandbox.transport import AsyncSandboxTransport, SandboxTransport
 
 
 def _login(http: httpx.Client, sb: Sandbox) -> str:
-    info = sb.info("http://sandbox")
-    code = http.post("/_sandbox/authorize", json={"client_id": info["client_id"]}).json()["code"]
-    token = http.post(
-        "/api/oauth2/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": info["redirect_uri"],
-            "client_id": info["client_id"],
-            "client_secret": info["client_secret"],
-        },
-    )
-    return str(token.json()["access_token"])
+    return str(control_plane_tokens(http, sb.info("http://sandbox"))["access_token"])
 
 
 def test_in_process_login_and_paging() -> None:

@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from exactsql.sandbox.core import Sandbox
+from exactsql.sandbox.process import control_plane_tokens
 from exactsql.sandbox.server import BackgroundServer
 
 
@@ -18,19 +19,7 @@ def run_demo(console: Console, divisions: int = 3) -> None:
         console.print(
             f"[bold green]Sandbox running[/] on {server.base_url} with divisions {info['divisions']}"
         )
-        code = http.post(
-            "/_sandbox/authorize", json={"client_id": info["client_id"], "redirect_uri": info["redirect_uri"]}
-        ).json()["code"]
-        token = http.post(
-            "/api/oauth2/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": info["redirect_uri"],
-                "client_id": info["client_id"],
-                "client_secret": info["client_secret"],
-            },
-        ).json()
+        token = control_plane_tokens(http, info)
         console.print(
             f"Logged in; the access token lives {token['expires_in']} s (the secret and tokens stay hidden)."
         )
