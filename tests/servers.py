@@ -16,8 +16,10 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 INSTALL_HINT = "run `bash scripts/install_test_servers.sh` (as root on Debian) to install it"
 
@@ -86,16 +88,49 @@ def _stop(proc: subprocess.Popen[bytes], pid: int | None, sig: int, timeout: flo
         proc.wait(timeout=timeout)
 
 
+def _poll(probe: Callable[[], bool], errors: type[Exception], what: str, timeout: float) -> None:
+    """Call ``probe`` until it returns True; past ``timeout`` seconds, ``errors`` it raised become a RuntimeError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if probe():
+                return
+        except errors as e:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} not ready within {timeout} s: {e}") from None
+            time.sleep(0.05)
+
+
 @dataclass
-class PostgresServer:
-    """A running throw-away PostgreSQL cluster."""
+class _Server:
+    """A running throw-away server: its process, and a temp dir that goes when it stops."""
 
     port: int
     base_dir: Path
     proc: subprocess.Popen[bytes]
     log: Path
+    _stopped: bool = field(default=False, repr=False, kw_only=True)
+
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self._terminate()
+        shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def _terminate(self) -> None:
+        _stop(self.proc, None, signal.SIGTERM)
+
+
+@dataclass
+class PostgresServer(_Server):
+    """A running throw-away PostgreSQL cluster."""
+
     user: str = "postgres"
-    _stopped: bool = field(default=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -105,15 +140,76 @@ class PostgresServer:
     def url_for(self, dbname: str) -> str:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{dbname}"
 
-    def stop(self) -> None:
-        if self._stopped:
-            return
-        self._stopped = True
+    def _terminate(self) -> None:
         postmaster_pid: int | None = None
         with contextlib.suppress(OSError, ValueError, IndexError):
             postmaster_pid = int((self.base_dir / "data" / "postmaster.pid").read_text().splitlines()[0])
         _stop(self.proc, postmaster_pid, signal.SIGINT)  # SIGINT = "fast" shutdown
-        shutil.rmtree(self.base_dir, ignore_errors=True)
+
+
+@dataclass
+class RedisServer(_Server):
+    """A running throw-away Redis (no persistence)."""
+
+    @property
+    def url(self) -> str:
+        return self.url_for(0)
+
+    def url_for(self, db: int) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+
+S = TypeVar("S", bound=_Server)
+
+
+def _start_on_free_port(
+    server_class: type[S],
+    name: str,
+    what: str,
+    command: Callable[[int], list[str]],
+    wait_ready: Callable[[str], None],
+    base: Path,
+    log: Path,
+    attempts: int,
+) -> S:
+    """Run ``command(port)`` on a free port until ``what`` listens there and ``wait_ready(url)`` returns.
+
+    Up to ``attempts`` ports (another process may take a free port first); after that ``base`` is removed
+    and a RuntimeError says that ``name`` could not be started.
+    """
+    last_error: Exception | None = None
+    for _ in range(attempts):
+        port = free_port()
+        with open(log, "ab") as log_file:
+            proc = subprocess.Popen(
+                command(port),
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        server = server_class(port=port, base_dir=base, proc=proc, log=log)
+        try:
+            _wait_for_port(port, proc, log, what)
+            wait_ready(server.url)
+            return server
+        except RuntimeError as e:
+            last_error = e
+            _stop(proc, None, signal.SIGKILL)
+    shutil.rmtree(base, ignore_errors=True)
+    raise RuntimeError(f"could not start {name}: {last_error}")
+
+
+POSTGRES_SETTINGS = (
+    "listen_addresses=127.0.0.1",
+    "port={port}",
+    "unix_socket_directories=",
+    "fsync=off",  # a throw-away cluster: speed over durability
+    "synchronous_commit=off",
+    "full_page_writes=off",
+    "max_connections=200",
+    "shared_buffers=32MB",
+)
 
 
 def start_postgres(attempts: int = 3) -> PostgresServer:
@@ -144,88 +240,26 @@ def start_postgres(attempts: int = 3) -> PostgresServer:
     except subprocess.CalledProcessError as e:
         shutil.rmtree(base, ignore_errors=True)
         raise RuntimeError(f"initdb failed: {e.stderr.decode(errors='replace')}") from None
-    last_error: Exception | None = None
-    for _ in range(attempts):
-        port = free_port()
-        with open(log, "ab") as log_file:
-            proc = subprocess.Popen(
-                [
-                    *as_user,
-                    postgres,
-                    "-D",
-                    str(data),
-                    "-c",
-                    "listen_addresses=127.0.0.1",
-                    "-c",
-                    f"port={port}",
-                    "-c",
-                    "unix_socket_directories=",
-                    "-c",
-                    "fsync=off",  # a throw-away cluster: speed over durability
-                    "-c",
-                    "synchronous_commit=off",
-                    "-c",
-                    "full_page_writes=off",
-                    "-c",
-                    "max_connections=200",
-                    "-c",
-                    "shared_buffers=32MB",
-                ],
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        server = PostgresServer(port=port, base_dir=base, proc=proc, log=log)
-        try:
-            _wait_for_port(port, proc, log, "postgres")
-            _wait_for_postgres(server.url)
-            return server
-        except RuntimeError as e:
-            last_error = e
-            _stop(proc, None, signal.SIGKILL)
-    shutil.rmtree(base, ignore_errors=True)
-    raise RuntimeError(f"could not start PostgreSQL: {last_error}")
+
+    def command(port: int) -> list[str]:
+        settings = [arg for s in POSTGRES_SETTINGS for arg in ("-c", s.format(port=port))]
+        return [*as_user, postgres, "-D", str(data), *settings]
+
+    return _start_on_free_port(
+        PostgresServer, "PostgreSQL", "postgres", command, _wait_for_postgres, base, log, attempts
+    )
 
 
 def _wait_for_postgres(url: str, timeout: float = 30.0) -> None:
     import psycopg
 
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with psycopg.connect(url, connect_timeout=2) as conn:
-                conn.execute("SELECT 1")
-                return
-        except psycopg.OperationalError as e:  # "the database system is starting up"
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"PostgreSQL not ready within {timeout} s: {e}") from None
-            time.sleep(0.05)
+    def probe() -> bool:
+        with psycopg.connect(url, connect_timeout=2) as conn:
+            conn.execute("SELECT 1")
+        return True
 
-
-@dataclass
-class RedisServer:
-    """A running throw-away Redis (no persistence)."""
-
-    port: int
-    base_dir: Path
-    proc: subprocess.Popen[bytes]
-    log: Path
-    _stopped: bool = field(default=False, repr=False)
-
-    @property
-    def url(self) -> str:
-        return self.url_for(0)
-
-    def url_for(self, db: int) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
-
-    def stop(self) -> None:
-        if self._stopped:
-            return
-        self._stopped = True
-        _stop(self.proc, None, signal.SIGTERM)
-        shutil.rmtree(self.base_dir, ignore_errors=True)
+    # OperationalError: "the database system is starting up"
+    _poll(probe, psycopg.OperationalError, "PostgreSQL", timeout)
 
 
 def start_redis(attempts: int = 3) -> RedisServer:
@@ -234,57 +268,22 @@ def start_redis(attempts: int = 3) -> RedisServer:
     if server_bin is None:
         raise RuntimeError(f"redis-server not found; {INSTALL_HINT}")
     base = Path(tempfile.mkdtemp(prefix="exactsql-redis-"))
-    log = base / "server.log"
-    last_error: Exception | None = None
-    for _ in range(attempts):
-        port = free_port()
-        with open(log, "ab") as log_file:
-            proc = subprocess.Popen(
-                [
-                    server_bin,
-                    "--port",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(base),
-                    "--databases",
-                    "16",
-                ],
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        server = RedisServer(port=port, base_dir=base, proc=proc, log=log)
-        try:
-            _wait_for_port(port, proc, log, "redis-server")
-            _wait_for_redis(server.url)
-            return server
-        except RuntimeError as e:
-            last_error = e
-            _stop(proc, None, signal.SIGKILL)
-    shutil.rmtree(base, ignore_errors=True)
-    raise RuntimeError(f"could not start Redis: {last_error}")
+
+    def command(port: int) -> list[str]:
+        options = {"port": str(port), "bind": "127.0.0.1", "save": "", "appendonly": "no", "dir": str(base)}
+        return [server_bin, *(arg for k, v in options.items() for arg in (f"--{k}", v)), "--databases", "16"]
+
+    return _start_on_free_port(
+        RedisServer, "Redis", "redis-server", command, _wait_for_redis, base, base / "server.log", attempts
+    )
 
 
 def _wait_for_redis(url: str, timeout: float = 30.0) -> None:
     import redis
 
-    deadline = time.monotonic() + timeout
     client = redis.Redis.from_url(url, socket_connect_timeout=2)
     try:
-        while True:
-            try:
-                if client.ping():
-                    return
-            except redis.exceptions.RedisError as e:  # "LOADING" while it starts
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"Redis not ready within {timeout} s: {e}") from None
-                time.sleep(0.05)
+        # RedisError: "LOADING" while it starts
+        _poll(lambda: bool(client.ping()), redis.exceptions.RedisError, "Redis", timeout)
     finally:
         client.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
@@ -10,6 +9,7 @@ import numpy as np
 import orjson
 
 from exactsql.catalog import AccessPath, Column, Table
+from exactsql.endpoints import ApiPath, split_api_path
 from exactsql.sandbox import atom, odata
 from exactsql.sandbox.messages import Request, Response, json_response, odata_error
 from exactsql.sandbox.query import QueryOptions, run_query
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from exactsql.sandbox.oauth import AccessToken
 
 TOKEN_ENDPOINT = "oauth2/token"
-_KEY_RE = re.compile(r"^(?P<entity>.+?)\((?P<key>[^)]*)\)$")
 SELECT_OR_TOP = "Please add a $select or a $top=1 statement to the query string."
 MANDATORY = (
     "This endpoint has mandatory filtering applied. A GET request for this endpoint must have a $filter "
@@ -67,26 +66,11 @@ def _blocked_response(sb: Sandbox) -> Response:
     return odata_error(sb.settings.error_block_status, message, {"Reason": "ErrorLimitExceeded"})
 
 
-def _endpoint_key(rest: str) -> str:
-    """The endpoint a request counts against: service/entity, without key or /$count."""
-    match = _KEY_RE.match(rest)
-    if match:
-        rest = match.group("entity")
-    return rest.removesuffix("/$count").strip("/").lower()
-
-
 def api(sb: Sandbox, request: Request) -> Response:
     """``/api/v1/…``: authentication, error budget, rate limits, division access, then the endpoint."""
     sb.stats.api_calls += 1
-    rest = request.path[len("/api/v1/") :].strip("/")
-    first, _, after = rest.partition("/")
-    division: int | None = None
-    if first.isdigit():
-        division, rest = int(first), after
-    elif first == "beta" and after.split("/", 1)[0].isdigit():
-        code, _, rest = after.partition("/")
-        division = int(code)
-    endpoint = _endpoint_key(rest)
+    parsed = split_api_path(request.path)
+    division, endpoint = parsed.division, parsed.endpoint
 
     token, problem = sb.oauth.authenticate(request.header("authorization"))
     if token is None or problem is not None:
@@ -105,7 +89,7 @@ def api(sb: Sandbox, request: Request) -> Response:
             sb.log_request(request, 429, division, {"rate_limited": decision.exceeded})
             return sb.respond(Response(429, decision.headers, b""))
         headers = decision.headers
-    response = _as_requested(request, _dispatch(sb, request, token, division, rest), rest)
+    response = _as_requested(request, _dispatch(sb, request, token, parsed), parsed.base)
     response.headers.update(headers)
     sb.errors.record(response.status, chain.client_id, chain.user_id, division, endpoint)
     sb.log_request(request, response.status, division)
@@ -148,7 +132,8 @@ def _unauthorized(
     return sb.respond(odata_error(401, "Unauthorized", headers))
 
 
-def _dispatch(sb: Sandbox, request: Request, token: AccessToken, division: int | None, rest: str) -> Response:
+def _dispatch(sb: Sandbox, request: Request, token: AccessToken, parsed: ApiPath) -> Response:
+    division, rest = parsed.division, parsed.rest
     if request.method != "GET":
         return odata_error(405, f"The requested resource does not support http method '{request.method}'.")
     url = request.base_url + request.path + ("?" + request.query if request.query else "")
@@ -165,15 +150,14 @@ def _dispatch(sb: Sandbox, request: Request, token: AccessToken, division: int |
             table = sb.catalog.table("system/Users")
             path = table.paths[0]
             users = StaticRows(table, sb.world.system_users(), "UserID")
-            return _collection(sb, request, table, path, users, None, rest)
+            return _collection(sb, request, table, path, users, parsed)
         return odata_error(404, "The requested resource was not found: " + rest)
     state = sb.division(division)
     if state is None or division not in chain.divisions or division not in user.divisions:
         return odata_error(
             403, "Forbidden - you have no access to this division.", {"Reason": "NoDivisionAccess"}
         )
-    match = _KEY_RE.match(rest)
-    base = match.group("entity") if match else rest.removesuffix("/$count")
+    base = parsed.base
     found = sb.catalog.find_endpoint(base)
     if found is None:
         return odata_error(404, f"Resource not found for the segment '{base.rsplit('/', 1)[-1]}'.")
@@ -191,7 +175,7 @@ def _dispatch(sb: Sandbox, request: Request, token: AccessToken, division: int |
         source = state.rows(table.full_name)
     if source is None:
         return odata_error(404, f"The sandbox has no data for '{path.endpoint}'.")
-    return _collection(sb, request, table, path, source, division, rest)
+    return _collection(sb, request, table, path, source, parsed)
 
 
 def _me(sb: Sandbox, request: Request, user_id: str, divisions: tuple[int, ...]) -> Response:
@@ -262,9 +246,9 @@ def _collection(
     table: Table,
     path: AccessPath,
     source: RowSource,
-    division: int | None,
-    rest: str,
+    parsed: ApiPath,
 ) -> Response:
+    division = parsed.division
     try:
         opts, params = _options(request, path, table)
     except odata.ODataError as exc:
@@ -272,10 +256,9 @@ def _collection(
     types = {c.name: c.edm for c in path.columns}
     if division is not None and table.partitioned:
         types.setdefault("Division", "Edm.Int32")
-    match = _KEY_RE.match(rest)
-    if match:
-        return _by_key(sb, request, table, path, source, division, match.group("key"), opts)
-    count_only = rest.endswith("/$count")
+    if parsed.key is not None:
+        return _by_key(sb, request, table, path, source, division, parsed.key, opts)
+    count_only = parsed.count
     if path.select_mandatory and opts.select is None and (path.kind in ("sync", "bulk") or opts.top != 1):
         return odata_error(400, SELECT_OR_TOP)
     if opts.filter is not None:

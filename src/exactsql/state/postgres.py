@@ -11,9 +11,8 @@ drops, so a killed holder frees its locks at once (a vanished machine, once TCP 
 from __future__ import annotations
 
 import contextlib
-import os
+import functools
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -22,20 +21,13 @@ import psycopg
 from psycopg import errors
 from psycopg.conninfo import conninfo_to_dict
 
-from exactsql.state.protocol import (
-    LockTimeout,
-    check_keys,
-    check_new_values,
-    lock_digest,
-    redact_url,
-    single,
-)
+from exactsql.state.base import StoreBase
+from exactsql.state.pool import ConnectionPool
+from exactsql.state.protocol import LockTimeout, check_new_values, lock_digest, redact_url
 
 T = TypeVar("T")
 
 TABLE = "exactsql_kv"
-MAX_IDLE_CONNECTIONS = 4
-_FORK_ORPHANS: list[psycopg.Connection[Any]] = []  # inherited through fork: never used or closed
 MAX_RETRIES = 50
 # The server notices a vanished client (a machine gone, a cable cut) after idle + interval * count seconds,
 # and frees the advisory locks that client held.
@@ -51,7 +43,24 @@ def lock_key(name: str) -> int:
     return int.from_bytes(lock_digest("exactsql:" + name), "big", signed=True)
 
 
-class PostgresStore:
+def _connect(url: str, kwargs: dict[str, Any]) -> psycopg.Connection[Any]:
+    """A new connection to ``url`` that keeps its TCP connection alive."""
+    conn = psycopg.connect(url, **kwargs)
+    for setting, value in KEEPALIVE_SETTINGS.items():
+        with contextlib.suppress(psycopg.Error):  # e.g. a server without the setting
+            conn.execute("SELECT set_config(%s, %s, false)", (setting, value))
+    return conn
+
+
+def _alive(conn: psycopg.Connection[Any]) -> bool:
+    return not conn.closed and not conn.broken
+
+
+def _reusable(conn: psycopg.Connection[Any]) -> bool:
+    return _alive(conn) and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
+class PostgresStore(StoreBase):
     """A ``StateStore`` in a PostgreSQL table (many processes on many machines; many threads)."""
 
     def __init__(self, url: str, *, connect_timeout: int = 10) -> None:
@@ -60,62 +69,18 @@ class PostgresStore:
         self._connect_kwargs: dict[str, Any] = {"autocommit": True}
         if "connect_timeout" not in params:
             self._connect_kwargs["connect_timeout"] = connect_timeout
-        self._idle: list[psycopg.Connection[Any]] = []
-        self._pool_lock = threading.Lock()
-        self._pid = os.getpid()
-        self._closed = False
+        # A small pool of autocommit connections, one checked out per operation or held lock; the parent's
+        # connections share its sockets, so a forked child never uses or closes them.
+        self._pool = ConnectionPool(
+            functools.partial(_connect, url, self._connect_kwargs),
+            label=redact_url(url),
+            reusable=_reusable,
+            usable=_alive,
+        )
         self._ensure_table()
 
-    # -- connections: a small pool of autocommit connections, one checked out per operation or held lock
-
-    def _connect(self) -> psycopg.Connection[Any]:
-        conn = psycopg.connect(self.url, **self._connect_kwargs)
-        for setting, value in KEEPALIVE_SETTINGS.items():
-            with contextlib.suppress(psycopg.Error):  # e.g. a server without the setting
-                conn.execute("SELECT set_config(%s, %s, false)", (setting, value))
-        return conn
-
-    def _checkout(self) -> psycopg.Connection[Any]:
-        if self._closed:
-            raise RuntimeError(f"state store {redact_url(self.url)} is closed")
-        with self._pool_lock:
-            if os.getpid() != self._pid:
-                # Forked: the parent's connections share its sockets; never use or close them here.
-                _FORK_ORPHANS.extend(self._idle)
-                self._idle, self._pid = [], os.getpid()
-            while self._idle:
-                conn = self._idle.pop()
-                if not conn.closed and not conn.broken:
-                    return conn
-        return self._connect()
-
-    def _checkin(self, conn: psycopg.Connection[Any]) -> None:
-        healthy = (
-            not conn.closed
-            and not conn.broken
-            and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-        )
-        with self._pool_lock:
-            if (
-                healthy
-                and not self._closed
-                and os.getpid() == self._pid
-                and len(self._idle) < MAX_IDLE_CONNECTIONS
-            ):
-                self._idle.append(conn)
-                return
-        conn.close()
-
-    @contextlib.contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        conn = self._checkout()
-        try:
-            yield conn
-        finally:
-            self._checkin(conn)  # closes it unless it is idle and healthy
-
     def _ensure_table(self) -> None:
-        with self._connection() as conn:
+        with self._pool.connection() as conn:
             row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (TABLE,)).fetchone()
             if row and row[0]:
                 return
@@ -127,23 +92,17 @@ class PostgresStore:
     # -- the protocol
 
     def get(self, key: str) -> bytes | None:
-        with self._connection() as conn:
+        with self._pool.connection() as conn:
             row = conn.execute(f"SELECT value FROM {TABLE} WHERE key = %s", (key,)).fetchone()
         return None if row is None or row[0] is None else bytes(row[0])
 
-    def update(self, key: str, fn: Callable[[bytes | None], tuple[bytes | None, T]]) -> T:
-        return self.update_many([key], single(fn))
-
-    def update_many(
+    def _update_many(
         self, keys: list[str], fn: Callable[[list[bytes | None]], tuple[list[bytes | None], T]]
     ) -> T:
-        keys = check_keys(keys)
-        if not keys:
-            return fn([])[1]
         ordered = sorted(keys)
         for attempt in range(MAX_RETRIES):
             try:
-                with self._connection() as conn, conn.transaction():
+                with self._pool.connection() as conn, conn.transaction():
                     conn.execute(
                         f"INSERT INTO {TABLE} (key) SELECT k FROM unnest(%s::text[]) AS k ORDER BY k "
                         "ON CONFLICT (key) DO NOTHING",
@@ -176,7 +135,7 @@ class PostgresStore:
     @contextlib.contextmanager
     def lock(self, name: str, timeout: float = 30.0) -> Iterator[None]:
         key = lock_key(name)
-        conn = self._checkout()
+        conn = self._pool.checkout()
         try:
             if timeout <= 0:
                 row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
@@ -196,7 +155,7 @@ class PostgresStore:
             conn.close()
             raise
         if not acquired:
-            self._checkin(conn)
+            self._pool.checkin(conn)
             raise LockTimeout(name, timeout, self.url)
         try:
             yield
@@ -207,30 +166,18 @@ class PostgresStore:
             except psycopg.Error:
                 released = False
             if released:
-                self._checkin(conn)
+                self._pool.checkin(conn)
             else:
                 conn.close()  # the server drops whatever this session still holds
 
     def now(self) -> float:
-        with self._connection() as conn:
+        with self._pool.connection() as conn:
             row = conn.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()
         assert row is not None
         return float(row[0])
 
     def close(self) -> None:
-        with self._pool_lock:
-            self._closed = True
-            idle, self._idle = self._idle, []
-            mine = os.getpid() == self._pid
-        if mine:
-            for conn in idle:
-                conn.close()
-
-    def __enter__(self) -> PostgresStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        self._pool.close()
 
     def __repr__(self) -> str:
         return f"PostgresStore({redact_url(self.url)!r})"

@@ -23,13 +23,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import redis
 from redis.exceptions import WatchError
 
-from exactsql.state.protocol import (
-    LockTimeout,
-    check_keys,
-    check_new_values,
-    redact_url,
-    single,
-)
+from exactsql.state.base import StoreBase
+from exactsql.state.protocol import LockTimeout, check_new_values, redact_url
 
 T = TypeVar("T")
 
@@ -112,7 +107,7 @@ class _Held:
             log.warning("releasing lock %r failed; it lapses within its lease: %s", self.name, e)
 
 
-class RedisStore:
+class RedisStore(StoreBase):
     """A ``StateStore`` in Redis (many processes on many machines; many threads)."""
 
     def __init__(self, url: str, *, lock_lease: float | None = None) -> None:
@@ -130,15 +125,9 @@ class RedisStore:
     def get(self, key: str) -> bytes | None:
         return cast("bytes | None", self._client.get(KV_PREFIX + key))
 
-    def update(self, key: str, fn: Callable[[bytes | None], tuple[bytes | None, T]]) -> T:
-        return self.update_many([key], single(fn))
-
-    def update_many(
+    def _update_many(
         self, keys: list[str], fn: Callable[[list[bytes | None]], tuple[list[bytes | None], T]]
     ) -> T:
-        keys = check_keys(keys)
-        if not keys:
-            return fn([])[1]
         rkeys = [KV_PREFIX + k for k in keys]
         attempt = 0
         with self._client.pipeline(transaction=True) as pipe:
@@ -192,12 +181,6 @@ class RedisStore:
 
     def close(self) -> None:
         self._client.close()
-
-    def __enter__(self) -> RedisStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"RedisStore({redact_url(self.url)!r})"

@@ -10,27 +10,21 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from exactsql.state.protocol import (
-    LockTimeout,
-    check_keys,
-    check_new_values,
-    lock_file_stem,
-    single,
-)
+from exactsql.state.base import StoreBase
+from exactsql.state.pool import ConnectionPool
+from exactsql.state.protocol import LockTimeout, check_new_values, lock_file_stem
 
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
-MAX_IDLE_CONNECTIONS = 4
-_FORK_ORPHANS: list[sqlite3.Connection] = []  # connections inherited through fork: never used or closed
 SCHEME = "sqlite://"
 
 
@@ -67,7 +61,25 @@ def _touch_private(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
 
 
-class SQLiteStore:
+def _connect(path: Path) -> sqlite3.Connection:
+    """A new connection to the database at ``path``, in WAL mode."""
+    conn = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise RuntimeError(f"cannot put {path} in WAL mode (got {mode!r})")
+        # FULL: a committed token rotation must survive a power cut, or the token chain is lost.
+        conn.execute("PRAGMA synchronous = FULL")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+class SQLiteStore(StoreBase):
     """A ``StateStore`` in one SQLite file (many processes on one host; many threads)."""
 
     def __init__(self, url: str) -> None:
@@ -76,74 +88,25 @@ class SQLiteStore:
         self.lock_dir = self.path.with_name(self.path.name + ".locks")
         _make_private_dirs(self.path.parent)
         _touch_private(self.path)  # SQLite gives its -wal and -shm files the database file's mode
-        self._idle: list[sqlite3.Connection] = []
-        self._pool_lock = threading.Lock()
-        self._pid = os.getpid()
-        self._closed = False
-        with self._connection() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
-
-    # -- connections: a small pool, one connection checked out per operation (so any number of threads)
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        # A small pool, one connection checked out per operation (so any number of threads); SQLite
+        # connections must not cross a fork, which the pool sees to.
+        self._pool = ConnectionPool(
+            functools.partial(_connect, self.path), label=url, reusable=lambda conn: not conn.in_transaction
         )
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise RuntimeError(f"cannot put {self.path} in WAL mode (got {mode!r})")
-            # FULL: a committed token rotation must survive a power cut, or the token chain is lost.
-            conn.execute("PRAGMA synchronous = FULL")
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    @contextlib.contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        with self._pool_lock:
-            if self._closed:
-                raise RuntimeError(f"state store {self.url} is closed")
-            if os.getpid() != self._pid:
-                # Forked: SQLite connections must not cross a fork. Keep the parent's referenced so that
-                # garbage collection never closes them here.
-                _FORK_ORPHANS.extend(self._idle)
-                self._idle, self._pid = [], os.getpid()
-            conn = self._idle.pop() if self._idle else None
-        if conn is None:
-            conn = self._connect()
-        try:
-            yield conn
-        finally:
-            with self._pool_lock:
-                keep = (
-                    not self._closed
-                    and not conn.in_transaction
-                    and os.getpid() == self._pid
-                    and len(self._idle) < MAX_IDLE_CONNECTIONS
-                )
-                if keep:
-                    self._idle.append(conn)
-            if not keep:
-                conn.close()
+        with self._pool.connection() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
 
     # -- the protocol
 
     def get(self, key: str) -> bytes | None:
-        with self._connection() as conn:
+        with self._pool.connection() as conn:
             row = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
         return None if row is None else bytes(row[0])
 
-    def update(self, key: str, fn: Callable[[bytes | None], tuple[bytes | None, T]]) -> T:
-        return self.update_many([key], single(fn))
-
-    def update_many(
+    def _update_many(
         self, keys: list[str], fn: Callable[[list[bytes | None]], tuple[list[bytes | None], T]]
     ) -> T:
-        keys = check_keys(keys)
-        with self._connection() as conn:
+        with self._pool.connection() as conn:
             conn.execute("BEGIN IMMEDIATE")  # the write lock before reading: no one changes what we read
             try:
                 old: list[bytes | None] = []
@@ -172,8 +135,7 @@ class SQLiteStore:
 
     @contextlib.contextmanager
     def lock(self, name: str, timeout: float = 30.0) -> Iterator[None]:
-        if self._closed:
-            raise RuntimeError(f"state store {self.url} is closed")
+        self._pool.check_open()
         _make_private_dirs(self.lock_dir)
         path = self.lock_dir / (lock_file_stem(name) + ".lock")
         # A fresh open file description per acquisition: flock locks conflict between descriptions, so
@@ -203,19 +165,7 @@ class SQLiteStore:
         return time.time()
 
     def close(self) -> None:
-        with self._pool_lock:
-            self._closed = True
-            idle, self._idle = self._idle, []
-            mine = os.getpid() == self._pid
-        if mine:
-            for conn in idle:
-                conn.close()
-
-    def __enter__(self) -> SQLiteStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        self._pool.close()
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.url!r})"
