@@ -30,6 +30,16 @@ class Size(StrEnum):
     large = "large"
 
 
+def _register() -> None:
+    from exactsql import cli_connections as cc
+
+    app.add_typer(cc.connection_app, name="connection")
+    app.command()(cc.login)
+    app.command()(cc.keepalive)
+    app.command()(cc.api)
+    app.command()(cc.status)
+
+
 @app.command()
 def sandbox(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -47,9 +57,12 @@ def sandbox(
         Path | None,
         typer.Option(help="Write base_url, client_id/secret, redirect_uri, users, divisions as JSON."),
     ] = None,
+    redirect_uri: Annotated[
+        list[str] | None, typer.Option(help="A redirect URI registered for the app (repeatable).")
+    ] = None,
 ) -> None:
     """Run a local Exact Online (the sandbox) as an HTTP server."""
-    from exactsql.sandbox.core import Sandbox
+    from exactsql.sandbox.core import DEFAULT_REDIRECT_URI, Sandbox
     from exactsql.sandbox.server import base_url_of, bind, serve, write_info
 
     try:
@@ -59,7 +72,8 @@ def sandbox(
             f"[red]Cannot listen on {host}:{port}: {exc.strerror}.[/] Pick another --port, or --port 0 for a free one."
         )
         raise typer.Exit(2) from None
-    sb = Sandbox(divisions=divisions, size=size.value, seed=seed, time_scale=time_scale)
+    uris = tuple(redirect_uri) if redirect_uri else (DEFAULT_REDIRECT_URI,)
+    sb = Sandbox(divisions=divisions, size=size.value, seed=seed, time_scale=time_scale, redirect_uris=uris)
     url = base_url_of(sock)
     info = sb.info(url)
     if info_file is not None:
@@ -88,10 +102,25 @@ def demo(
     run_demo(console, divisions)
 
 
+_register()
+
+
 def main() -> None:
-    """Entry point of the console script."""
+    """Entry point of the console script: user mistakes end in a clear message, not a traceback."""
+    from exactsql.errors import ExactSQLError
+    from exactsql.state import LockTimeout
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app()
+    try:
+        app()
+    except ExactSQLError as exc:
+        err.print(f"[red]Error:[/] {exc.message}")
+        if exc.hint:
+            err.print(exc.hint)
+        raise SystemExit(1) from None
+    except LockTimeout as exc:
+        err.print(f"[red]Error:[/] {exc}")
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -27,6 +27,13 @@ log = logging.getLogger(__name__)
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
 
 
+def default_app(seed: int, redirect_uris: tuple[str, ...] = (DEFAULT_REDIRECT_URI,)) -> App:
+    """The app registered in a sandbox made with ``seed``: deterministic client id and secret."""
+    client_id = "{" + guid_for(salt_for(seed, "app"), 7) + "}"
+    secret = "sbx-" + guid_for(salt_for(seed, "secret"), 11).replace("-", "")[-24:]
+    return App(client_id, secret, redirect_uris)
+
+
 @dataclass
 class Stats:
     """Counters the control plane reports."""
@@ -87,9 +94,7 @@ class Sandbox:
         self.catalog = load_catalog()
         self.lock = threading.RLock()
         self.oauth = OAuthServer(self.settings, self.clock)
-        client_id = "{" + guid_for(salt_for(seed, "app"), 0) + "}"
-        secret = "sbx-" + guid_for(salt_for(seed, "secret"), 1).replace("-", "")[:24]
-        self.default_app = App(client_id, secret, redirect_uris)
+        self.default_app = default_app(seed, redirect_uris)
         self.oauth.register(self.default_app)
         self.rates = RateLimiter(self.settings, self.clock)
         self.errors = ErrorBudget(self.settings, self.clock)

@@ -5,7 +5,8 @@
 - ``sqlite:///<path>`` — one file for the processes of one host (``sqlite:///state.db`` is relative to the
   working directory, ``sqlite:////var/lib/exactsql/state.db`` absolute: the path follows ``sqlite:///``);
 - ``postgresql://…`` or ``postgres://…`` — any libpq URL;
-- ``redis://…`` or ``rediss://…`` — any redis-py URL, plus ``lock_lease=<seconds>`` (default 2).
+- ``redis://…`` or ``rediss://…`` — any redis-py URL, plus ``lock_lease=<seconds>`` (default 2);
+- ``memory://`` — this process only (the built-in in-process sandbox connection).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from exactsql.state.protocol import LockTimeout, StateStore, redact_url
 
 __all__ = ["SCHEMES", "LockTimeout", "StateStore", "open_store"]
 
-SCHEMES = ("sqlite:///", "postgresql://", "postgres://", "redis://", "rediss://")
+SCHEMES = ("sqlite:///", "postgresql://", "postgres://", "redis://", "rediss://", "memory://")
 
 
 def open_store(url: str) -> StateStore:
@@ -34,7 +35,11 @@ def open_store(url: str) -> StateStore:
         from exactsql.state.redis_store import RedisStore
 
         return RedisStore(url)
+    if scheme == "memory":
+        from exactsql.state.memory import MemoryStore
+
+        return MemoryStore(url)
     raise ValueError(
         f"unsupported state store URL {redact_url(url)!r}: use sqlite:///<path> (sqlite:////abs/path.db or "
-        "sqlite:///relative.db), postgresql://… (or postgres://…), or redis://… (or rediss://…)"
+        "sqlite:///relative.db), postgresql://… (or postgres://…), or redis://… (or rediss://…), or memory:// (this process only)"
     )

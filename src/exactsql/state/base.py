@@ -16,9 +16,6 @@ class StoreBase:
 
     url: str
 
-    #: ``update_many([], fn)`` returns ``fn([])[1]`` without touching the store. False: ``_update_many``
-    #: runs even for no keys.
-
     def update(self, key: str, fn: Callable[[bytes | None], tuple[bytes | None, T]]) -> T:
         return self.update_many([key], single(fn))
 

@@ -1,0 +1,291 @@
+"""Budgets shared through the state store: rate windows, the error budget and token-endpoint calls."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+
+import orjson
+
+from exactsql.api.clock import StoreClock
+from exactsql.errors import ErrorBudgetError, RateLimitError, TokenBudgetError
+from exactsql.state import StateStore
+
+
+def _utc(epoch: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC)
+
+
+def _hhmm(epoch: float) -> str:
+    return _utc(epoch).strftime("%H:%M UTC")
+
+
+class TokenCallBudget:
+    """Token-endpoint calls per (app, user, UTC day): counted before each call, refused at the limit."""
+
+    def __init__(
+        self, store: StateStore, client_id: str, user_id: str, limit: int, clock: StoreClock
+    ) -> None:
+        self.store, self.client_id, self.user_id, self.limit, self.clock = (
+            store,
+            client_id,
+            user_id,
+            limit,
+            clock,
+        )
+
+    def _key(self) -> str:
+        day = _utc(self.clock.now()).date().isoformat()
+        return f"tokencalls:{self.client_id.lower()}|{self.user_id.lower()}|{day}"
+
+    def spend(self) -> int:
+        """Counts one call; TokenBudgetError when today's calls are used up."""
+
+        def incr(raw: bytes | None) -> tuple[bytes | None, int]:
+            used = int(raw or b"0")
+            if used >= self.limit:
+                return raw, -1
+            return str(used + 1).encode(), used + 1
+
+        used = self.store.update(self._key(), incr)
+        if used < 0:
+            raise TokenBudgetError(
+                f"All {self.limit} token-endpoint calls for this app and user are used today.",
+                "Exact allows no more until 00:00 UTC; running processes keep their token until it expires.",
+            )
+        return used
+
+    def record(self) -> None:
+        """Counts a call that was made without asking first (the code exchange of a login)."""
+        self.store.update(self._key(), lambda raw: (str(int(raw or b"0") + 1).encode(), None))
+
+    def used(self) -> int:
+        """Calls counted today."""
+        return int(self.store.get(self._key()) or b"0")
+
+
+@dataclass
+class Window:
+    """What is known of one rate window of Exact's: calls used, the limit, and when it resets."""
+
+    used: int = 0
+    limit: int = 60
+    reset: float | None = None  # epoch seconds; None until a response says
+    length: float | None = None  # learned from consecutive resets
+
+    def roll(self, now: float) -> None:
+        """Starts the next window once the known reset has passed."""
+        if self.reset is not None and now >= self.reset:
+            self.used, self.reset = 0, None
+
+    def reconcile(self, limit: int, remaining: int, reset: float) -> None:
+        """Takes in what a response said: Exact's count is authoritative, calls in flight are kept."""
+        self.limit = limit
+        if self.reset is not None and reset < self.reset - 0.001:
+            return  # an answer from a window that already ended
+        if self.reset is not None and reset > self.reset + 0.001:
+            self.length = reset - self.reset
+            self.used = 0
+        self.reset = reset
+        self.used = max(self.used, limit - remaining)
+
+
+@dataclass
+class RateState:
+    """Both windows of one (app, division)."""
+
+    minute: Window
+    day: Window
+
+    @classmethod
+    def load(cls, raw: bytes | None, minutely: int, daily: int) -> RateState:
+        if not raw:
+            return cls(Window(limit=minutely), Window(limit=daily))
+        data = orjson.loads(raw)
+        return cls(Window(**data["minute"]), Window(**data["day"]))
+
+    def dump(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    return headers.get(name) or headers.get(name.lower())
+
+
+class RateBudget:
+    """Exact's 60-a-minute and 5,000-a-day windows per (app, division), admitted before each call.
+
+    Calls are counted when admitted, so processes on any number of machines share one budget; every
+    response's ``X-RateLimit-*`` headers then correct the count and teach the window boundaries.
+    """
+
+    def __init__(
+        self, store: StateStore, client_id: str, minutely: int, daily: int, clock: StoreClock
+    ) -> None:
+        self.store, self.client_id, self.minutely, self.daily, self.clock = (
+            store,
+            client_id,
+            minutely,
+            daily,
+            clock,
+        )
+        self._indexed: set[int] = set()
+
+    def _key(self, division: int) -> str:
+        return f"rate:{self.client_id.lower()}|{division}"
+
+    def _index_key(self) -> str:
+        return f"rate-divisions:{self.client_id.lower()}"
+
+    def divisions(self) -> list[int]:
+        """The divisions this app has called through this store."""
+        raw = self.store.get(self._index_key())
+        return sorted(orjson.loads(raw)) if raw else []
+
+    def _index(self, division: int) -> None:
+        if division in self._indexed:
+            return
+
+        def add(raw: bytes | None) -> tuple[bytes | None, None]:
+            known = set(orjson.loads(raw)) if raw else set()
+            return orjson.dumps(sorted(known | {division})), None
+
+        self.store.update(self._index_key(), add)
+        self._indexed.add(division)
+
+    def state(self, division: int) -> RateState:
+        """The windows as the store has them."""
+        return RateState.load(self.store.get(self._key(division)), self.minutely, self.daily)
+
+    def acquire(self, division: int, on_wait: Callable[[float, str], None] | None = None) -> None:
+        """Blocks until one call to ``division`` fits both windows; RateLimitError when the day is used up."""
+        self._index(division)
+        while True:
+            now = self.clock.now()
+
+            def admit(raw: bytes | None, now: float = now) -> tuple[bytes | None, tuple[str, float]]:
+                st = RateState.load(raw, self.minutely, self.daily)
+                st.minute.roll(now)
+                st.day.roll(now)
+                if st.day.used >= st.day.limit:
+                    return st.dump(), ("day", st.day.reset or now + 60)
+                if st.minute.used >= st.minute.limit:
+                    return st.dump(), ("minute", st.minute.reset or now + 0.05)
+                reset = st.minute.reset
+                guard = min(0.5, 0.03 * st.minute.length) if st.minute.length else 0.5
+                if reset is not None and reset - now < guard and st.minute.used > 0:
+                    return st.dump(), ("minute", reset)  # do not send into the last moment of a window
+                st.minute.used += 1
+                st.day.used += 1
+                return st.dump(), ("ok", now)
+
+            verdict, until = self.store.update(self._key(division), admit)
+            if verdict == "ok":
+                return
+            if verdict == "day":
+                raise RateLimitError(
+                    f"The daily limit of calls for division {division} is used up.",
+                    f"It resets at {_hhmm(until)} ({_utc(until):%Y-%m-%d}).",
+                )
+            wait = max(0.0, until - self.clock.now()) + 0.002
+            if on_wait is not None and wait > 0.5:
+                on_wait(wait, f"the minute window of division {division}")
+            time.sleep(wait)
+
+    def reconcile(self, division: int, headers: Mapping[str, str]) -> None:
+        """Takes in the ``X-RateLimit-*`` headers of a response (either set may be absent)."""
+        minute = [_header(headers, f"X-RateLimit-Minutely-{p}") for p in ("Limit", "Remaining", "Reset")]
+        day = [_header(headers, f"X-RateLimit-{p}") for p in ("Limit", "Remaining", "Reset")]
+        if None in minute and None in day:
+            return
+
+        def fold(raw: bytes | None) -> tuple[bytes | None, None]:
+            st = RateState.load(raw, self.minutely, self.daily)
+            if None not in minute:
+                st.minute.reconcile(int(minute[0] or 0), int(minute[1] or 0), int(minute[2] or 0) / 1000)
+            if None not in day:
+                st.day.reconcile(int(day[0] or 0), int(day[1] or 0), int(day[2] or 0) / 1000)
+            return st.dump(), None
+
+        self.store.update(self._key(division), fold)
+
+    def exhausted(self, division: int, headers: Mapping[str, str]) -> None:
+        """After an unexpected 429: the window it names is full until its reset (60 s when none is given)."""
+        now = self.clock.now()
+        minute_reset = _header(headers, "X-RateLimit-Minutely-Reset")
+        day_reset = _header(headers, "X-RateLimit-Reset")
+
+        def fill(raw: bytes | None) -> tuple[bytes | None, None]:
+            st = RateState.load(raw, self.minutely, self.daily)
+            if day_reset and not minute_reset:
+                st.day.used, st.day.reset = st.day.limit, int(day_reset) / 1000
+            else:
+                st.minute.used = st.minute.limit
+                st.minute.reset = int(minute_reset) / 1000 if minute_reset else now + 60
+            return st.dump(), None
+
+        self.store.update(self._key(division), fill)
+
+
+class ErrorBudget:
+    """Error responses (400/401/403/404) per (app, user, division, endpoint, UTC hour).
+
+    Exact blocks a key after 10 in an hour; exactsql stops at its reserve (8 by default) and refuses
+    further calls to that endpoint and division until the hour has passed.
+    """
+
+    COUNTED = frozenset({400, 401, 403, 404})
+
+    def __init__(
+        self, store: StateStore, client_id: str, user_id: str, limit: int, reserve: int, clock: StoreClock
+    ) -> None:
+        self.store, self.client_id, self.user_id = store, client_id, user_id
+        self.limit, self.reserve, self.clock = limit, reserve, clock
+
+    def _hour(self) -> str:
+        return _utc(self.clock.now()).strftime("%Y-%m-%dT%H")
+
+    def _key(self, division: int | None, endpoint: str) -> str:
+        return f"errors:{self.client_id.lower()}|{self.user_id.lower()}|{division}|{endpoint}|{self._hour()}"
+
+    def _index_key(self) -> str:
+        return f"errors-index:{self.client_id.lower()}|{self.user_id.lower()}|{self._hour()}"
+
+    def in_use(self) -> list[tuple[int | None, str, int]]:
+        """(division, endpoint, errors) for every endpoint with errors this hour."""
+        raw = self.store.get(self._index_key())
+        pairs = orjson.loads(raw) if raw else []
+        return [(d, e, self.used(d, e)) for d, e in pairs]
+
+    def used(self, division: int | None, endpoint: str) -> int:
+        """Errors counted this hour."""
+        return int(self.store.get(self._key(division, endpoint)) or b"0")
+
+    def check(self, division: int | None, endpoint: str) -> None:
+        """ErrorBudgetError when the reserve is reached for this endpoint and division this hour."""
+        used = self.used(division, endpoint)
+        if used >= self.reserve:
+            next_hour = (_utc(self.clock.now()) + dt.timedelta(hours=1)).replace(
+                minute=0, second=0, microsecond=0
+            )
+            raise ErrorBudgetError(
+                f"{used} error responses from {endpoint} in division {division} this hour; exactsql stops at "
+                f"{self.reserve} of Exact's {self.limit} so that the app's key is not blocked.",
+                f"Calls to it resume at {next_hour:%H:%M} UTC. Fix the request that fails first.",
+            )
+
+    def record(self, status: int, division: int | None, endpoint: str) -> None:
+        """Counts a response if its status is one Exact counts."""
+        if status not in self.COUNTED:
+            return
+
+        def count(values: list[bytes | None]) -> tuple[list[bytes | None], None]:
+            raw, index = values
+            pairs = orjson.loads(index) if index else []
+            if [division, endpoint] not in pairs:
+                pairs.append([division, endpoint])
+            return [str(int(raw or b"0") + 1).encode(), orjson.dumps(pairs)], None
+
+        self.store.update_many([self._key(division, endpoint), self._index_key()], count)

@@ -1,0 +1,150 @@
+"""ExactClient: one call (or all pages) within the token, rate and error budgets; retries only where safe."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import orjson
+
+from exactsql.api.budget import ErrorBudget, RateBudget
+from exactsql.api.tokens import TokenBroker
+from exactsql.endpoints import split_api_path
+from exactsql.errors import ApiError, ErrorBudgetError
+
+log = logging.getLogger(__name__)
+
+RETRIES = 5
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+
+
+def error_message(response: httpx.Response) -> str:
+    """The message of an Exact error response (OData or OAuth shape), or its status text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:300] or response.reason_phrase
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        message = body["error"].get("message")
+        return str(message.get("value") if isinstance(message, dict) else message)
+    if isinstance(body, dict) and "error" in body:
+        return f"{body['error']}: {body.get('error_description', '')}".strip(": ")
+    return response.reason_phrase
+
+
+class ExactClient:
+    """Speaks to one Exact Online (or sandbox) as one app and user, sharing budgets through the store.
+
+    Args:
+        on_wait: called with (seconds, what) before a wait for a rate window, so a CLI can show it.
+    """
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        base_url: str,
+        broker: TokenBroker,
+        rates: RateBudget,
+        errors: ErrorBudget,
+        on_wait: Callable[[float, str], None] | None = None,
+    ) -> None:
+        self.http = http
+        self.base_url = base_url
+        self.broker = broker
+        self.rates = rates
+        self.errors = errors
+        self.on_wait = on_wait
+        self.calls = 0
+
+    def url(self, path: str, division: int | None = None) -> str:
+        """An absolute URL for ``path`` (``crm/Accounts`` with a division, ``current/Me``, or absolute)."""
+        if path.startswith(("http://", "https://")):
+            return path
+        path = path.lstrip("/")
+        if path.startswith("api/"):
+            return f"{self.base_url}/{path}"
+        return (
+            f"{self.base_url}/api/v1/{division}/{path}"
+            if division is not None
+            else f"{self.base_url}/api/v1/{path}"
+        )
+
+    def request(
+        self, method: str, path: str, params: dict[str, str] | None = None, division: int | None = None
+    ) -> httpx.Response:
+        """One call within every budget; retried for 429, 5xx and network errors only."""
+        url = self.url(path, division)
+        parsed = split_api_path(httpx.URL(url).path)
+        division, endpoint = parsed.division, parsed.endpoint
+        for attempt in range(RETRIES):
+            self.errors.check(division, endpoint)
+            if division is not None:
+                self.rates.acquire(division, self.on_wait)
+            headers = {"Authorization": f"Bearer {self.broker.access_token()}", "Accept": "application/json"}
+            self.calls += 1
+            try:
+                response = self.http.request(method, url, params=params, headers=headers)
+            except httpx.TransportError as exc:
+                self._backoff(attempt, f"network error ({type(exc).__name__})")
+                continue
+            if division is not None:
+                self.rates.reconcile(division, response.headers)
+            if response.status_code == 429:
+                if response.headers.get("Reason", "").startswith("ErrorLimitExceeded"):
+                    raise ErrorBudgetError(
+                        f"Exact has blocked this app's key on {endpoint} in division {division} for this hour.",
+                        "Wait for the next hour; fix the request that failed first.",
+                    )
+                if division is not None:
+                    self.rates.exhausted(division, response.headers)
+                log.warning("unexpected 429 from %s; waiting for the window to reset", endpoint)
+                continue
+            if response.status_code in RETRY_STATUSES:
+                self._backoff(attempt, f"{response.status_code} from {endpoint}")
+                continue
+            if response.status_code >= 400:
+                self.errors.record(response.status_code, division, endpoint)
+                raise ApiError(response.status_code, error_message(response), endpoint)
+            return response
+        raise ApiError(
+            0, f"no answer after {RETRIES} tries", endpoint, "Exact Online may be down; try again later."
+        )
+
+    def _backoff(self, attempt: int, what: str) -> None:
+        delay = min(30.0, 0.5 * 2**attempt) * (0.5 + random.random())
+        log.warning("%s; retrying in %.1f s", what, delay)
+        time.sleep(delay)
+
+    def get_json(self, path: str, params: dict[str, str] | None = None, division: int | None = None) -> Any:
+        """A GET's JSON body; a truncated body counts as a network error and is fetched again."""
+        for attempt in range(RETRIES):
+            response = self.request("GET", path, params, division)
+            try:
+                return orjson.loads(response.content)
+            except orjson.JSONDecodeError:
+                self._backoff(attempt, "a truncated answer")
+        raise ApiError(0, "the answer kept arriving truncated", path)
+
+    def pages(
+        self, path: str, params: dict[str, str] | None = None, division: int | None = None
+    ) -> Iterator[list[dict]]:
+        """The ``results`` of every page, following ``__next``."""
+        body = self.get_json(path, params, division)
+        while True:
+            d = body["d"]
+            if isinstance(d, list):
+                yield d
+                return
+            yield d.get("results", [d])
+            nxt = d.get("__next")
+            if not nxt:
+                return
+            body = self.get_json(nxt)
+
+    def me(self) -> dict:
+        """``current/Me``: the user and the current division."""
+        return dict(self.get_json("current/Me")["d"]["results"][0])

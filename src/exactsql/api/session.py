@@ -1,0 +1,324 @@
+"""Everything one connection needs in this process: store, key, HTTP, token broker, budgets, login, status."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import webbrowser
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+import httpx
+from cryptography.fernet import Fernet
+
+from exactsql.api import credentials
+from exactsql.api import login as oauth
+from exactsql.api.budget import ErrorBudget, RateBudget, TokenCallBudget
+from exactsql.api.client import ExactClient, error_message
+from exactsql.api.clock import StoreClock
+from exactsql.api.login import TokenGrant
+from exactsql.api.tokens import TokenBroker, TokenChain, chain_key
+from exactsql.config import Config, Connection
+from exactsql.config import home as config_home
+from exactsql.errors import ChainBrokenError, LoginError
+from exactsql.secretbox import SecretBox, load_secret_box
+from exactsql.state import StateStore, open_store
+
+log = logging.getLogger(__name__)
+
+IN_PROCESS_BASE_URL = "http://sandbox.invalid"
+_in_process: dict[str, Session] = {}
+
+
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class Session:
+    """One connection, ready to call Exact Online within every budget."""
+
+    connection: Connection
+    config: Config
+    store: StateStore
+    box: SecretBox
+    http: httpx.Client
+    base_url: str
+    clock: StoreClock
+
+    @cached_property
+    def token_calls(self) -> TokenCallBudget:
+        """Token-endpoint calls of this app and user today."""
+        return TokenCallBudget(
+            self.store,
+            self.connection.client_id,
+            self._user(),
+            self.connection.token_calls_per_day,
+            self.clock,
+        )
+
+    @cached_property
+    def rates(self) -> RateBudget:
+        """The rate windows of this app per division."""
+        c = self.connection
+        return RateBudget(self.store, c.client_id, c.minutely_limit, c.daily_limit, self.clock)
+
+    @cached_property
+    def errors(self) -> ErrorBudget:
+        """The error budget of this app and user."""
+        c = self.connection
+        return ErrorBudget(self.store, c.client_id, self._user(), c.error_limit, c.error_reserve, self.clock)
+
+    @cached_property
+    def broker(self) -> TokenBroker:
+        """The token broker of this connection's chain."""
+        return TokenBroker(
+            self.store,
+            self.box,
+            self.http,
+            self.base_url,
+            self.connection.client_id,
+            self._user(),
+            self.client_secret,
+            self.token_calls,
+            self.connection.name,
+            self.clock,
+        )
+
+    def client_secret(self) -> str:
+        """The app's client secret (decrypted on demand, never kept)."""
+        return credentials.load_client_secret(self.store, self.box, self.connection)
+
+    def _user(self) -> str:
+        user = credentials.load_user(self.store, self.connection)
+        if user is None:
+            if self.connection.in_process_sandbox:
+                self.login()
+                user = credentials.load_user(self.store, self.connection)
+            if user is None:
+                raise ChainBrokenError(
+                    f"Connection {self.connection.name!r} has not logged in yet.",
+                    f"Run `exactsql login {self.connection.name}`.",
+                )
+        return user
+
+    def client(self, on_wait: Callable[[float, str], None] | None = None) -> ExactClient:
+        """An API client on this connection."""
+        return ExactClient(self.http, self.base_url, self.broker, self.rates, self.errors, on_wait)
+
+    # -- login ---------------------------------------------------------------------------------------
+
+    def _pending_key(self) -> str:
+        return f"pending-login:{self.connection.base_url}|{self.connection.client_id.lower()}|{self.connection.name}"
+
+    def login_url(self) -> str:
+        """Starts a two-step login for scripts: the URL to open; its state is kept in the store for 10 minutes."""
+        state = oauth.new_state()
+        expires = self.clock.now() + 600
+        self.store.update(self._pending_key(), lambda _: (f"{state}|{expires}".encode(), None))
+        return oauth.authorize_url(self.connection, self.base_url, state)
+
+    def _pending_state(self) -> str:
+        raw = self.store.get(self._pending_key())
+        if raw:
+            state, _, expires = raw.decode().partition("|")
+            if float(expires) > self.clock.now():
+                return state
+        raise LoginError(
+            "There is no login waiting for a redirected URL (or it is older than 10 minutes).",
+            f"Run `exactsql login {self.connection.name} --print-url` first, open that URL, then pass the redirect.",
+        )
+
+    def login(
+        self,
+        redirected_url: str | None = None,
+        browser: bool = True,
+        user: str | None = None,
+        prompt: Callable[[str], str] | None = None,
+        timeout: float = 300.0,
+        open_browser: Callable[[str], object] | None = None,
+        auto_sandbox: bool = True,
+    ) -> TokenChain:
+        """Runs the authorization-code flow and stores the new chain.
+
+        An exactsql sandbox completes its own login page (unless ``auto_sandbox`` is off); a loopback
+        redirect URI gets a one-shot listener and the browser; otherwise the URL goes to ``prompt`` and
+        the redirected URL comes back from it. ``redirected_url`` finishes a login begun by ``login_url``.
+        """
+        secret = self.client_secret()
+        if redirected_url is not None:
+            state = self._pending_state()
+        else:
+            state = oauth.new_state()
+            url = oauth.authorize_url(self.connection, self.base_url, state)
+            info = oauth.sandbox_info(self.http, self.base_url) if auto_sandbox else None
+            if info is not None:
+                account = _sandbox_user(info, user)
+                redirected_url = oauth.complete_sandbox_login(
+                    self.http, url, account["username"], account["password"]
+                )
+            else:
+                oauth.preflight(self.http, url)
+                if browser and oauth.is_loopback(self.connection.redirect_uri):
+                    opener = open_browser or webbrowser.open
+                    redirected_url = oauth.browser_login(url, self.connection.redirect_uri, timeout, opener)
+                elif prompt is not None:
+                    redirected_url = prompt(url)
+                else:
+                    raise LoginError(
+                        "This login needs a browser.",
+                        f"Run `exactsql login {self.connection.name} --print-url`, open the URL, then pass --redirected-url.",
+                    )
+        code = oauth.code_from_redirect(redirected_url, state)
+        grant = oauth.exchange_code(self.http, self.base_url, self.connection, secret, code, self.clock.now)
+        self.store.update(self._pending_key(), lambda _: (None, None))
+        return self._install(grant)
+
+    def _install(self, grant: TokenGrant) -> TokenChain:
+        body = grant.body
+        me = self.http.get(
+            f"{self.base_url}/api/v1/current/Me",
+            headers={"Authorization": f"Bearer {body['access_token']}", "Accept": "application/json"},
+        )
+        if me.status_code != 200:
+            raise LoginError(
+                f"Signed in, but current/Me answered {me.status_code}: {error_message(me)}.",
+                "Run the login again.",
+            )
+        user_id = me.json()["d"]["results"][0]["UserID"]
+        credentials.save_user(self.store, self.connection, user_id)
+        for name in ("token_calls", "errors", "broker"):
+            self.__dict__.pop(name, None)
+        self.token_calls.record()
+        key = chain_key(self.base_url, self.connection.client_id, user_id)
+        fresh = TokenChain(
+            0,
+            self.base_url,
+            self.connection.client_id,
+            user_id,
+            body["access_token"],
+            body["refresh_token"],
+            float(body["expires_in"]),
+            grant.sent_at,
+            grant.received_at,
+        )
+
+        def put(raw: bytes | None) -> tuple[bytes | None, TokenChain]:
+            version = TokenChain.from_bytes(raw, self.box).version + 1 if raw else 1
+            chain = TokenChain(**{**fresh.__dict__, "version": version})
+            return chain.to_bytes(self.box), chain
+
+        return self.store.update(key, put)
+
+    def keepalive(self) -> TokenChain:
+        """Spends one budgeted refresh so that the refresh token does not expire from disuse."""
+        return self.broker.refresh(force=True)
+
+    # -- status --------------------------------------------------------------------------------------
+
+    def status(self) -> dict:
+        """The chain, today's token calls, the rate windows per division and the error budgets in use."""
+        c = self.connection
+        user = credentials.load_user(self.store, c)
+        out: dict = {"connection": c.name, "base_url": c.base_url, "client_id": c.client_id, "user_id": user}
+        out["state_store"] = _redacted(self.store.url)
+        if user is None:
+            out["chain"] = None
+            return out
+        now = self.clock.now()
+        chain = self.broker.read()
+        if chain is None:
+            out["chain"] = None
+        else:
+            idle_left = (chain.refresh_expires_at - now) / 86400 * (600 / chain.lifetime)
+            out["chain"] = {
+                "version": chain.version,
+                "issued": _iso(chain.received_at),
+                "expires": _iso(chain.expires_at),
+                "expired": now >= chain.expires_at,
+                "next_refresh_allowed": _iso(chain.earliest_refresh),
+                "refresh_planned": _iso(chain.refresh_at),
+                "refresh_token_idle_days_left": round(idle_left, 1),
+                "broken": chain.broken,
+            }
+        out["token_calls_today"] = self.token_calls.used()
+        out["token_calls_limit"] = c.token_calls_per_day
+        divisions = {}
+        for division in self.rates.divisions():
+            st = self.rates.state(division)
+            st.minute.roll(now)
+            st.day.roll(now)
+            divisions[str(division)] = {
+                "minute_remaining": st.minute.limit - st.minute.used,
+                "minute_resets": _iso(st.minute.reset) if st.minute.reset else None,
+                "day_remaining": st.day.limit - st.day.used,
+                "day_resets": _iso(st.day.reset) if st.day.reset else None,
+            }
+        out["divisions"] = divisions
+        out["error_budgets"] = [
+            {"division": d, "endpoint": e, "errors": n, "reserve": c.error_reserve, "limit": c.error_limit}
+            for d, e, n in self.errors.in_use()
+        ]
+        return out
+
+    def close(self) -> None:
+        """Releases the HTTP client and the store (not for the in-process sandbox, which lives on)."""
+        if not self.connection.in_process_sandbox:
+            self.http.close()
+            self.store.close()
+
+
+def _redacted(url: str) -> str:
+    from exactsql.state.protocol import redact_url
+
+    return redact_url(url)
+
+
+def _sandbox_user(info: dict, wanted: str | None) -> dict:
+    users = info.get("users") or []
+    if not users:
+        raise LoginError("The sandbox lists no users.", "Start it again with `exactsql sandbox`.")
+    if wanted is None:
+        return dict(users[0])
+    for account in users:
+        if wanted.lower() in (account["username"].lower(), account["user_id"].lower()):
+            return dict(account)
+    names = ", ".join(u["username"] for u in users)
+    raise LoginError(f"The sandbox has no user {wanted!r}.", f"Its users: {names}.")
+
+
+def _in_process_session(connection: Connection, config: Config) -> Session:
+    """The built-in ``sandbox`` connection: a sandbox, store and key that live as long as this process."""
+    from exactsql.sandbox.core import Sandbox
+    from exactsql.sandbox.transport import SandboxTransport
+    from exactsql.state.memory import MemoryStore
+
+    if "session" not in _in_process:
+        sandbox = Sandbox(divisions=3)
+        http = httpx.Client(transport=SandboxTransport(sandbox), base_url=IN_PROCESS_BASE_URL, timeout=60)
+        store = MemoryStore()
+        box = SecretBox(Fernet.generate_key(), "this process")
+        session = Session(connection, config, store, box, http, IN_PROCESS_BASE_URL, StoreClock(store))
+        credentials.save_client_secret(store, box, connection, sandbox.default_app.client_secret)
+        _in_process["session"] = session
+    return _in_process["session"]
+
+
+def open_session(name: str = "sandbox", config: Config | None = None) -> Session:
+    """The session of connection ``name`` (``sandbox``: the built-in in-process sandbox)."""
+    config = config or Config.load()
+    connection = config.connection(name)
+    if connection.in_process_sandbox:
+        return _in_process_session(connection, config)
+    try:
+        store = open_store(config.state_url())
+    except ValueError as exc:
+        from exactsql.errors import ConfigError
+
+        raise ConfigError(
+            str(exc), "Set EXACTSQL_STATE or `state` in the config file to a supported URL."
+        ) from None
+    box = load_secret_box(config_home())
+    http = httpx.Client(timeout=httpx.Timeout(60.0, connect=15.0))
+    return Session(connection, config, store, box, http, connection.base_url, StoreClock(store))

@@ -1,0 +1,231 @@
+"""``exactsql connection …``, ``login``, ``keepalive``, ``api`` and ``status``."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from exactsql.api import credentials
+from exactsql.api.session import open_session
+from exactsql.config import SANDBOX_NAME, Config, Connection, base_url_for
+from exactsql.config import home as config_home
+from exactsql.errors import ConfigError
+from exactsql.secretbox import load_secret_box
+from exactsql.state import open_store
+
+console = Console()
+err = Console(stderr=True)
+connection_app = typer.Typer(
+    help="Add, list and remove connections (registered Exact Online apps).", no_args_is_help=True
+)
+
+ConnectionOption = Annotated[str, typer.Option("--connection", "-c", help="The connection to use.")]
+
+
+def _show_wait(seconds: float, what: str) -> None:
+    err.print(f"[dim]waiting {seconds:.1f} s for {what}…[/]")
+
+
+@connection_app.command("add")
+def connection_add(
+    name: Annotated[str, typer.Argument(help="A name for this connection, e.g. 'eol'.")],
+    client_id: Annotated[str, typer.Option(help="The app's client ID from Exact's App Center.")],
+    redirect_uri: Annotated[str, typer.Option(help="The app's redirect URI, exactly as registered.")],
+    region: Annotated[str | None, typer.Option(help="nl, be, de, fr, es, uk or com (default nl).")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="Another host, e.g. an `exactsql sandbox` server.")
+    ] = None,
+    client_secret_env: Annotated[
+        str | None,
+        typer.Option(help="Read the client secret from this environment variable instead of a prompt."),
+    ] = None,
+) -> None:
+    """Add (or replace) a connection; the client secret is asked for, never taken as an argument."""
+    if name == SANDBOX_NAME:
+        raise ConfigError("The name 'sandbox' is the built-in in-process sandbox.", "Choose another name.")
+    if region and base_url:
+        raise ConfigError("Give --region or --base-url, not both.")
+    url = base_url_for(region, base_url)
+    if client_secret_env:
+        secret = os.environ.get(client_secret_env, "")
+        if not secret:
+            raise ConfigError(f"The environment variable {client_secret_env} is empty or not set.")
+    elif sys.stdin.isatty():
+        secret = typer.prompt("Client secret", hide_input=True)
+    else:
+        secret = sys.stdin.readline().strip()
+    if not secret:
+        raise ConfigError("No client secret was given.", "Use the prompt or --client-secret-env VAR.")
+    config = Config.load()
+    connection = Connection(name, url, client_id.strip(), redirect_uri.strip())
+    store = open_store(config.state_url())
+    try:
+        credentials.save_client_secret(store, load_secret_box(config_home()), connection, secret)
+    finally:
+        store.close()
+    config.connections[name] = connection
+    config.save()
+    console.print(f"Added connection [bold]{name}[/] → {url} (client ID {connection.client_id}).")
+    console.print(f"Next: `exactsql login {name}`.")
+
+
+@connection_app.command("list")
+def connection_list() -> None:
+    """List the connections."""
+    config = Config.load()
+    table = Table("name", "base URL", "client ID", "redirect URI", "user")
+    connections = {SANDBOX_NAME: config.connection(SANDBOX_NAME), **config.connections}
+    for name, c in connections.items():
+        table.add_row(
+            name,
+            c.base_url + (" (in-process)" if c.in_process_sandbox else ""),
+            c.client_id,
+            c.redirect_uri,
+            c.user_id or "",
+        )
+    console.print(table)
+
+
+@connection_app.command("remove")
+def connection_remove(name: Annotated[str, typer.Argument(help="The connection to remove.")]) -> None:
+    """Remove a connection and its stored secret."""
+    config = Config.load()
+    connection = config.connection(name)
+    if name not in config.connections:
+        raise ConfigError(f"The built-in connection {name!r} cannot be removed.")
+    store = open_store(config.state_url())
+    try:
+        credentials.forget(store, connection)
+    finally:
+        store.close()
+    del config.connections[name]
+    config.save()
+    console.print(f"Removed connection [bold]{name}[/].")
+
+
+def login(
+    name: Annotated[str, typer.Argument(help="The connection to log in with.")],
+    redirected_url: Annotated[
+        str | None,
+        typer.Option(help="The URL the browser was redirected to (for scripts and remote machines)."),
+    ] = None,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Print the login URL instead of opening a browser.")
+    ] = False,
+    user: Annotated[str | None, typer.Option(help="Sandbox only: the user to sign in as.")] = None,
+    print_url: Annotated[
+        bool, typer.Option("--print-url", help="Print the login URL and stop; finish with --redirected-url.")
+    ] = False,
+) -> None:
+    """Log in through Exact Online's authorization-code flow and store the token chain."""
+    session = open_session(name)
+    if print_url:
+        console.print(session.login_url(), soft_wrap=True)
+        err.print(f"Open it, sign in and allow; then run `exactsql login {name} --redirected-url URL`.")
+        return
+
+    def ask(url: str) -> str:
+        console.print(f"Open this URL, sign in and allow access:\n\n  {url}\n")
+        return str(typer.prompt("Paste the URL the browser was redirected to"))
+
+    chain = session.login(redirected_url, browser=not no_browser, user=user, prompt=ask)
+    config = session.config
+    if name in config.connections:
+        config.connections[name].user_id = chain.user_id
+        config.save()
+    console.print(
+        f"Logged in to [bold]{name}[/] as user {chain.user_id}; the chain is stored in {session.status()['state_store']}."
+    )
+
+
+def keepalive(
+    name: Annotated[str, typer.Argument(help="The connection to keep alive.")] = SANDBOX_NAME,
+) -> None:
+    """Spend one budgeted refresh so the refresh token does not expire after 30 idle days."""
+    chain = open_session(name).keepalive()
+    console.print(
+        f"Refreshed; the refresh token is good for another {chain.lifetime * 3600 * 24 / 600 / 86400 * 30:.0f} days of idleness."
+    )
+
+
+def api(
+    path: Annotated[str, typer.Argument(help="e.g. current/Me, crm/Accounts, or a full __next URL.")],
+    connection: ConnectionOption = SANDBOX_NAME,
+    division: Annotated[
+        int | None, typer.Option("--division", "-d", help="Division (default: the current one).")
+    ] = None,
+    query: Annotated[
+        list[str] | None, typer.Option("--query", "-q", help="An OData option, e.g. -q '$top=5'.")
+    ] = None,
+    all_pages: Annotated[
+        bool, typer.Option("--all-pages", help="Follow __next and print every row.")
+    ] = False,
+) -> None:
+    """Make one raw GET (or follow its pages) within every budget, and print the JSON."""
+    session = open_session(connection)
+    client = session.client(_show_wait)
+    params = {}
+    for item in query or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--query {item!r} is not KEY=VALUE.", "e.g. -q '$filter=Code eq 1000'.")
+        params[key] = value
+    needs_division = "/" in path and not path.lower().startswith(("current/", "system/users", "http"))
+    if division is None and needs_division:
+        division = int(client.me()["CurrentDivision"])
+    started = time.perf_counter()
+    if all_pages:
+        rows = [row for page in client.pages(path, params, division) for row in page]
+        sys.stdout.buffer.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        body = client.get_json(path, params, division)
+        sys.stdout.buffer.write(orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n")
+    err.print(f"[dim]{client.calls} call(s) in {time.perf_counter() - started:.2f} s[/]")
+
+
+def status(
+    name: Annotated[str, typer.Argument(help="The connection.")] = SANDBOX_NAME,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the token chain, today's token calls, the rate windows and the error budgets in use."""
+    info = open_session(name).status()
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps(info, option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    console.print(
+        f"[bold]{info['connection']}[/] → {info['base_url']}  app {info['client_id']}  user {info['user_id'] or '(not logged in)'}"
+    )
+    console.print(f"state store: {info['state_store']}")
+    chain = info.get("chain")
+    if chain is None:
+        console.print(f"No token chain: run `exactsql login {name}`.")
+        return
+    state = "[red]BROKEN: " + chain["broken"] + "[/]" if chain["broken"] else "[green]healthy[/]"
+    console.print(f"token chain v{chain['version']}: {state}")
+    console.print(
+        f"  issued {chain['issued']}, expires {chain['expires']}, next refresh allowed {chain['next_refresh_allowed']}"
+    )
+    console.print(f"  refresh token: {chain['refresh_token_idle_days_left']} idle days left")
+    console.print(f"token calls today: {info['token_calls_today']} of {info['token_calls_limit']}")
+    if info["divisions"]:
+        table = Table("division", "minute left", "minute resets", "day left", "day resets")
+        for division, w in info["divisions"].items():
+            table.add_row(
+                division,
+                str(w["minute_remaining"]),
+                str(w["minute_resets"]),
+                str(w["day_remaining"]),
+                str(w["day_resets"]),
+            )
+        console.print(table)
+    for budget in info["error_budgets"]:
+        console.print(
+            f"error budget: {budget['endpoint']} in {budget['division']}: {budget['errors']} of {budget['reserve']} (Exact blocks at {budget['limit']})"
+        )
