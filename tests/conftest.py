@@ -95,3 +95,25 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     finally:
         client.close()
     return base
+
+
+@pytest.fixture()
+def exactsql_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str) -> dict[str, str]:
+    """An isolated EXACTSQL_HOME with a shared key, on each state store backend in turn."""
+    from tests.connections.helpers import isolated_env
+
+    env = isolated_env(tmp_path / "home", store_url)
+    for name in ("EXACTSQL_HOME", "EXACTSQL_STATE", "EXACTSQL_KEYRING", "EXACTSQL_SECRET_KEY"):
+        monkeypatch.setenv(name, env[name])
+    return env
+
+
+@pytest.fixture()
+def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """An isolated EXACTSQL_HOME on the default SQLite store, with a key file (no keyring, no key variable)."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("EXACTSQL_HOME", str(home))
+    monkeypatch.setenv("EXACTSQL_KEYRING", "0")
+    monkeypatch.delenv("EXACTSQL_STATE", raising=False)
+    monkeypatch.delenv("EXACTSQL_SECRET_KEY", raising=False)
+    return {**os.environ}

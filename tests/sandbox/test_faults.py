@@ -59,6 +59,8 @@ def test_unexpected_429(eol: SandboxClient) -> None:
     eol.control("POST", "faults", json={"kind": "429", "count": 1})
     response = eol.get(_path(eol), FILTER)
     assert response.status_code == 429 and response.content == b""
+    assert response.headers["X-RateLimit-Minutely-Remaining"] == "0"
+    assert "X-RateLimit-Remaining" not in response.headers
 
 
 def test_ratio_and_path_prefix(eol: SandboxClient) -> None:

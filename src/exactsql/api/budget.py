@@ -40,6 +40,17 @@ class TokenCallBudget:
         day = _utc(self.clock.now()).date().isoformat()
         return f"tokencalls:{self.client_id.lower()}|{self.user_id.lower()}|{day}"
 
+    def check(self) -> None:
+        """TokenBudgetError when today's calls are used up (counts nothing)."""
+        if self.used() >= self.limit:
+            raise self._exhausted()
+
+    def _exhausted(self) -> TokenBudgetError:
+        return TokenBudgetError(
+            f"All {self.limit} token-endpoint calls for this app and user are used today.",
+            "Exact allows no more until 00:00 UTC; running processes keep their token until it expires.",
+        )
+
     def spend(self) -> int:
         """Counts one call; TokenBudgetError when today's calls are used up."""
 
@@ -51,10 +62,7 @@ class TokenCallBudget:
 
         used = self.store.update(self._key(), incr)
         if used < 0:
-            raise TokenBudgetError(
-                f"All {self.limit} token-endpoint calls for this app and user are used today.",
-                "Exact allows no more until 00:00 UTC; running processes keep their token until it expires.",
-            )
+            raise self._exhausted()
         return used
 
     def record(self) -> None:
@@ -74,20 +82,26 @@ class Window:
     limit: int = 60
     reset: float | None = None  # epoch seconds; None until a response says
     length: float | None = None  # learned from consecutive resets
+    ended: float | None = None  # the reset of the window that ended last (roll() forgets ``reset``)
 
     def roll(self, now: float) -> None:
         """Starts the next window once the known reset has passed."""
         if self.reset is not None and now >= self.reset:
-            self.used, self.reset = 0, None
+            self.used, self.ended, self.reset = 0, self.reset, None
 
     def reconcile(self, limit: int, remaining: int, reset: float) -> None:
         """Takes in what a response said: Exact's count is authoritative, calls in flight are kept."""
         self.limit = limit
         if self.reset is not None and reset < self.reset - 0.001:
             return  # an answer from a window that already ended
-        if self.reset is not None and reset > self.reset + 0.001:
-            self.length = reset - self.reset
-            self.used = 0
+        if self.reset is None and self.ended is not None and reset <= self.ended + 0.001:
+            return  # an answer from a window this one rolled past: it knows nothing of the calls since
+        known = self.reset if self.reset is not None else self.ended
+        if known is not None and reset > known + 0.001:
+            gap = reset - known  # whole windows: the smallest gap seen is one window
+            self.length = gap if self.length is None else min(self.length, gap)
+            if self.reset is not None:
+                self.used = 0
         self.reset = reset
         self.used = max(self.used, limit - remaining)
 

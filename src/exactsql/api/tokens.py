@@ -157,6 +157,7 @@ class TokenBroker:
             if not force and now < chain.refresh_at:
                 self._cached = chain
                 return chain
+            self.token_calls.check()  # refuse before waiting, not after
             if now < chain.earliest_refresh:
                 wait = chain.earliest_refresh - now
                 log.info("waiting %.1f s until Exact allows the next refresh", wait)

@@ -211,8 +211,9 @@ class Sandbox:
             return odata_error(
                 int(kind), "An internal server error occurred." if kind == "500" else "Service Unavailable"
             )
-        if kind == "429":
-            return Response(429, {}, b"")
+        if kind == "429":  # as when other apps used up the division's minute: minutely headers, empty body
+            headers = self.rates.minute_exhausted_headers() if "/api/v1/" in request.path else {}
+            return Response(429, headers, b"")
         if kind == "truncated" and done is not None:
             return Response(done.status, done.headers, done.body[: max(1, len(done.body) // 2)])
         if kind == "token_after_rotation":

@@ -72,6 +72,15 @@ class RateLimiter:
         minute_headers["X-RateLimit-Minutely-Remaining"] = str(s.minutely_limit - m_used)
         return RateDecision(True, {**day_headers, **minute_headers})
 
+    def minute_exhausted_headers(self) -> dict[str, str]:
+        """The headers of a minutely 429 in the current window (for an injected, unexpected 429)."""
+        minute_no = int(self.clock.now() // MINUTE)
+        return {
+            "X-RateLimit-Minutely-Limit": str(self.settings.minutely_limit),
+            "X-RateLimit-Minutely-Remaining": "0",
+            "X-RateLimit-Minutely-Reset": self._reset_ms((minute_no + 1) * MINUTE),
+        }
+
     def remaining(self, client_id: str, division: int) -> dict[str, int]:
         """Calls left in the current windows, for the control plane."""
         now = self.clock.now()
