@@ -212,7 +212,9 @@ def status(
     console.print(
         f"  issued {chain['issued']}, expires {chain['expires']}, next refresh allowed {chain['next_refresh_allowed']}"
     )
-    console.print(f"  refresh token: {chain['refresh_token_idle_days_left']} idle days left")
+    days = chain["refresh_token_idle_days_left"]
+    warn = " [yellow](run `exactsql keepalive " + name + "` soon)[/]" if days < 5 else ""
+    console.print(f"  refresh token: {days} idle days left{warn}")
     console.print(f"token calls today: {info['token_calls_today']} of {info['token_calls_limit']}")
     if info["divisions"]:
         table = Table("division", "minute left", "minute resets", "day left", "day resets")

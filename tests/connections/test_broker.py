@@ -37,7 +37,9 @@ def _session(info: dict, **limits: object) -> Session:
     return session
 
 
-def test_refreshes_once_per_token_life_never_early_never_expired(exactsql_env: dict, scaled: dict, control: httpx.Client) -> None:
+def test_refreshes_once_per_token_life_never_early_never_expired(
+    exactsql_env: dict, scaled: dict, control: httpx.Client
+) -> None:
     session = _session(scaled)
     client = session.client()
     division = scaled["divisions"][0]
@@ -53,7 +55,9 @@ def test_refreshes_once_per_token_life_never_early_never_expired(exactsql_env: d
     assert session.status()["token_calls_today"] == 3
 
 
-def test_a_second_broker_uses_the_pair_the_first_one_stored(exactsql_env: dict, scaled: dict, control: httpx.Client) -> None:
+def test_a_second_broker_uses_the_pair_the_first_one_stored(
+    exactsql_env: dict, scaled: dict, control: httpx.Client
+) -> None:
     first = _session(scaled)
     second = open_session("eol")  # another process would look the same: same store, same chain
     time.sleep(0.985 * 600 / SCALE)  # due for refresh
@@ -62,7 +66,9 @@ def test_a_second_broker_uses_the_pair_the_first_one_stored(exactsql_env: dict, 
     assert control.get("/_sandbox/stats").json()["token_calls"] == 2
 
 
-def test_a_rotation_behind_the_brokers_back_breaks_the_chain_clearly(exactsql_env: dict, scaled: dict, control: httpx.Client) -> None:
+def test_a_rotation_behind_the_brokers_back_breaks_the_chain_clearly(
+    exactsql_env: dict, scaled: dict, control: httpx.Client
+) -> None:
     session = _session(scaled)
     chain = session.broker.read()
     assert chain is not None
@@ -89,7 +95,9 @@ def test_a_rotation_behind_the_brokers_back_breaks_the_chain_clearly(exactsql_en
     assert control.get("/_sandbox/stats").json()["token_calls"] == calls
 
 
-def test_token_calls_are_refused_before_the_daily_limit(exactsql_env: dict, scaled: dict, control: httpx.Client) -> None:
+def test_token_calls_are_refused_before_the_daily_limit(
+    exactsql_env: dict, scaled: dict, control: httpx.Client
+) -> None:
     session = _session(scaled, token_calls_per_day=2)
     session.keepalive()  # the second call of the day
     before = control.get("/_sandbox/stats").json()["token_calls"]
@@ -99,12 +107,16 @@ def test_token_calls_are_refused_before_the_daily_limit(exactsql_env: dict, scal
     assert control.get("/_sandbox/stats").json()["token_calls"] == before
 
 
-def test_retries_5xx_resets_and_truncation_but_never_4xx(exactsql_env: dict, scaled: dict, control: httpx.Client) -> None:
+def test_retries_5xx_resets_and_truncation_but_never_4xx(
+    exactsql_env: dict, scaled: dict, control: httpx.Client
+) -> None:
     session = _session(scaled)
     client = session.client()
     division = scaled["divisions"][0]
     for kind in ("503", "500", "reset", "truncated", "429"):
-        control.post("/_sandbox/faults", json={"kind": kind, "count": 1, "path_prefix": "/api/v1/"}).raise_for_status()
+        control.post(
+            "/_sandbox/faults", json={"kind": kind, "count": 1, "path_prefix": "/api/v1/"}
+        ).raise_for_status()
         assert client.get_json("financial/GLAccounts", FILTER, division)["d"]["results"][0]["Code"] == "1000"
     sent = len(control.get("/_sandbox/requests", params={"limit": 1000}).json())
     with pytest.raises(ApiError) as caught:
@@ -114,7 +126,9 @@ def test_retries_5xx_resets_and_truncation_but_never_4xx(exactsql_env: dict, sca
     assert len(control.get("/_sandbox/requests", params={"limit": 1000}).json()) == sent + 1
 
 
-def test_minute_windows_are_waited_for_and_days_refused(exactsql_env: dict, scaled: dict, control: httpx.Client) -> None:
+def test_minute_windows_are_waited_for_and_days_refused(
+    exactsql_env: dict, scaled: dict, control: httpx.Client
+) -> None:
     control.post("/_sandbox/settings", json={"daily_limit": 130}).raise_for_status()
     session = _session(scaled, daily_limit=130)
     client = session.client()
@@ -131,7 +145,9 @@ def test_minute_windows_are_waited_for_and_days_refused(exactsql_env: dict, scal
     assert windows["day_remaining"] == 0
 
 
-def test_a_lower_server_side_daily_limit_is_learned_from_a_429(exactsql_env: dict, scaled: dict, control: httpx.Client) -> None:
+def test_a_lower_server_side_daily_limit_is_learned_from_a_429(
+    exactsql_env: dict, scaled: dict, control: httpx.Client
+) -> None:
     control.post("/_sandbox/settings", json={"daily_limit": 3}).raise_for_status()
     session = _session(scaled)  # believes 5,000
     client = session.client()
@@ -143,3 +159,23 @@ def test_a_lower_server_side_daily_limit_is_learned_from_a_429(exactsql_env: dic
     with pytest.raises(RateLimitError):
         client.get_json("financial/GLAccounts", FILTER, division)
     assert control.get("/_sandbox/stats").json()["rate_limited"] == 0  # the headers told it before any 429
+
+
+def test_a_long_idle_refresh_token_is_warned_about(
+    exactsql_env: dict, scaled: dict, control: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    import dataclasses
+
+    session = _session(scaled)
+    chain = session.broker.read()
+    assert chain is not None
+    back = 0.9 * (chain.refresh_expires_at - chain.received_at)  # as if unused for 27 of its 30 days
+    aged = dataclasses.replace(chain, sent_at=chain.sent_at - back, received_at=chain.received_at - back)
+    session.store.update(session.broker.key, lambda _: (aged.to_bytes(session.box), None))
+    assert session.status()["chain"]["refresh_token_idle_days_left"] < 5
+    time.sleep(0.96 * 600 / SCALE)  # the sandbox's own clock must allow the refresh too
+    with caplog.at_level("WARNING"):
+        session.broker.access_token()  # long expired: refreshes at once
+    assert "exactsql keepalive eol" in caplog.text
+    assert session.status()["chain"]["refresh_token_idle_days_left"] > 29
+    assert chain.refresh_token not in caplog.text and chain.access_token not in caplog.text

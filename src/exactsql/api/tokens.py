@@ -157,6 +157,7 @@ class TokenBroker:
             if not force and now < chain.refresh_at:
                 self._cached = chain
                 return chain
+            self._warn_if_idle(chain, now)
             self.token_calls.check()  # refuse before waiting, not after
             if now < chain.earliest_refresh:
                 wait = chain.earliest_refresh - now
@@ -171,6 +172,20 @@ class TokenBroker:
             self._cached = new
             self.refreshes += 1
             return new
+
+    def _warn_if_idle(self, chain: TokenChain, now: float) -> None:
+        idle = now - chain.received_at
+        lifetime = chain.refresh_expires_at - chain.received_at
+        if idle > lifetime * WARN_IDLE_SHARE:
+            days = 30 * (chain.refresh_expires_at - now) / lifetime
+            log.warning(
+                "the refresh token of %r was idle for %.0f%% of its 30-day life (%.1f days left); schedule "
+                "`exactsql keepalive %s` so that it never expires",
+                self.connection_name,
+                100 * idle / lifetime,
+                max(days, 0),
+                self.connection_name,
+            )
 
     def _store(self, old: TokenChain, new: TokenChain) -> None:
         """Compare-and-set: the new pair replaces exactly the version it was refreshed from."""
