@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs the PostgreSQL and Redis server binaries the tests start their own throw-away instances of.
+# Installs the PostgreSQL and Redis server binaries the tests start their own throw-away instances of,
+# and Debian's Chromium (/usr/bin/chromium), which the login tests drive headless through Playwright
+# (never `playwright install`: the tests use this system browser).
 # Idempotent: does nothing when they are present. Never starts or enables the system services.
 set -euo pipefail
 
@@ -16,12 +18,17 @@ have_redis() {
     command -v redis-server >/dev/null 2>&1
 }
 
+have_chromium() {
+    [ -x /usr/bin/chromium ]
+}
+
 missing=()
 have_postgres || missing+=(postgresql)
 have_redis || missing+=(redis-server)
+have_chromium || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "install_test_servers: postgresql and redis-server are present"
+    echo "install_test_servers: postgresql, redis-server and chromium are present"
     exit 0
 fi
 
@@ -64,4 +71,5 @@ apt-get install -y --no-install-recommends "${missing[@]}"
 
 have_postgres || { echo "install_test_servers: PostgreSQL still missing after install" >&2; exit 1; }
 have_redis || { echo "install_test_servers: redis-server still missing after install" >&2; exit 1; }
+have_chromium || { echo "install_test_servers: /usr/bin/chromium still missing after install" >&2; exit 1; }
 echo "install_test_servers: done"

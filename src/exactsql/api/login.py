@@ -107,7 +107,13 @@ def exchange_code(
         "client_secret": secret,
     }
     sent = clock()
-    response = http.post(f"{base_url}/api/oauth2/token", data=form)
+    try:
+        response = http.post(f"{base_url}/api/oauth2/token", data=form)
+    except httpx.TransportError as exc:
+        raise LoginError(
+            f"Cannot reach {urlsplit(base_url).netloc} to exchange the code: {exc}.",
+            "Check the network (or --base-url), then run the login again.",
+        ) from None
     received = clock()
     if response.status_code == 200:
         return TokenGrant(response.json(), sent, received)
@@ -134,14 +140,19 @@ class LoopbackListener:
         self.path = parts.path or "/"
         self.redirected: str | None = None
         self._done = threading.Event()
+        self._lock = threading.Lock()
         listener = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            timeout = 30  # seconds an idle connection is kept
+
             def do_GET(self) -> None:
                 if urlsplit(self.path).path != listener.path:
                     self.send_error(404)
                     return
-                listener.redirected = f"{redirect_uri.split('?')[0]}?{urlsplit(self.path).query}"
+                with listener._lock:  # the first redirect counts
+                    if listener.redirected is None:
+                        listener.redirected = f"{redirect_uri.split('?')[0]}?{urlsplit(self.path).query}"
                 page = "<!doctype html><title>exactsql</title><p>Signed in. You can close this window."
                 body = page.encode()
                 self.send_response(200)
@@ -155,7 +166,10 @@ class LoopbackListener:
                 pass
 
         try:
-            self.server = http.server.HTTPServer((parts.hostname or "127.0.0.1", parts.port or 80), Handler)
+            # Threads: a connection that sends nothing (a browser's preconnect) must not hold up the redirect.
+            self.server = http.server.ThreadingHTTPServer(
+                (parts.hostname or "127.0.0.1", parts.port or 80), Handler
+            )
         except OSError as exc:
             raise LoginError(
                 f"Cannot listen on {parts.hostname}:{parts.port} for the redirect: {exc.strerror}.",

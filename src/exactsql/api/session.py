@@ -177,10 +177,13 @@ class Session:
 
     def _install(self, grant: TokenGrant) -> TokenChain:
         body = grant.body
-        me = self.http.get(
-            f"{self.base_url}/api/v1/current/Me",
-            headers={"Authorization": f"Bearer {body['access_token']}", "Accept": "application/json"},
-        )
+        try:
+            me = self.http.get(
+                f"{self.base_url}/api/v1/current/Me",
+                headers={"Authorization": f"Bearer {body['access_token']}", "Accept": "application/json"},
+            )
+        except httpx.TransportError as exc:
+            raise LoginError(f"Signed in, but current/Me could not be reached: {exc}.", "Run the login again.") from None
         if me.status_code != 200:
             raise LoginError(
                 f"Signed in, but current/Me answered {me.status_code}: {error_message(me)}.",
