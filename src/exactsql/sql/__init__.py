@@ -1,0 +1,3 @@
+"""Invantive-style SQL over Exact Online: dialect, names, planner (pushdown), executor (DuckDB)."""
+
+from __future__ import annotations
