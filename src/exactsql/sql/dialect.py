@@ -21,7 +21,9 @@ CONNECTION_META = "connection_alias"
 class SQLError(ExactSQLError):
     """A statement that cannot run as written; ``line``/``column`` point at the spot when known."""
 
-    def __init__(self, message: str, hint: str = "", line: int | None = None, column: int | None = None) -> None:
+    def __init__(
+        self, message: str, hint: str = "", line: int | None = None, column: int | None = None
+    ) -> None:
         where = f" (line {line}, column {column})" if line is not None else ""
         super().__init__(f"{message}{where}", hint)
         self.line = line
@@ -119,7 +121,10 @@ def parse_statement(text: str) -> exp.Expression:
         first = exc.errors[0] if exc.errors else {}
         description = str(first.get("description") or exc).split(". Line")[0]
         raise SQLError(
-            f"Syntax error: {description}.", "Check the statement near that spot.", first.get("line"), first.get("col")
+            f"Syntax error: {description}.",
+            "Check the statement near that spot.",
+            first.get("line"),
+            first.get("col"),
         ) from None
     except TokenError as exc:
         raise SQLError(f"Cannot read the SQL: {exc}.") from None
@@ -178,11 +183,15 @@ def now_literals(timezone: str = "Europe/Amsterdam") -> tuple[exp.Expression, ex
     local = utc.astimezone(ZoneInfo(timezone)).replace(tzinfo=None)
     return (
         exp.cast(exp.Literal.string(local.isoformat(sep=" ")), exp.DataType.build("timestamp")),
-        exp.cast(exp.Literal.string(utc.replace(tzinfo=None).isoformat(sep=" ")), exp.DataType.build("timestamp")),
+        exp.cast(
+            exp.Literal.string(utc.replace(tzinfo=None).isoformat(sep=" ")), exp.DataType.build("timestamp")
+        ),
     )
 
 
-def rewrite_functions(tree: exp.Expression, sysdate: exp.Expression, sysdateutc: exp.Expression) -> exp.Expression:
+def rewrite_functions(
+    tree: exp.Expression, sysdate: exp.Expression, sysdateutc: exp.Expression
+) -> exp.Expression:
     """Replaces sysdate/sysdateutc by literals and Oracle-only functions by their DuckDB forms."""
 
     def fix(node: exp.Expression) -> exp.Expression:
@@ -197,7 +206,11 @@ def rewrite_functions(tree: exp.Expression, sysdate: exp.Expression, sysdateutc:
                     this="strftime",
                     expressions=[node.this, exp.Literal.string(oracle_format_to_strftime(fmt.this))],
                 )
-        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "trunc" and len(node.expressions) == 1:
+        if (
+            isinstance(node, exp.Anonymous)
+            and str(node.this).lower() == "trunc"
+            and len(node.expressions) == 1
+        ):
             return exp.Anonymous(this="exact_trunc", expressions=node.expressions)
         if type(node).__name__ == "Trunc" and node.args.get("decimals") is None:
             return exp.Anonymous(this="exact_trunc", expressions=[node.this])
