@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from typing import cast
 
 import sqlglot
 from sqlglot import exp
@@ -48,6 +49,7 @@ class UseStatement:
 
 Statement = exp.Expression | UseStatement
 
+_TOKEN_REPR = re.compile(r"<Token token_type: [^,]+, text: ([^,]*), line: [^>]*>")
 _USE = re.compile(r"^\s*use\s+(?P<rest>.+?)\s*$", re.IGNORECASE | re.DOTALL)
 _USE_ITEM = re.compile(r"^(?P<code>all|\d+)\s*(?:@\s*(?P<alias>\w+))?$", re.IGNORECASE)
 
@@ -119,7 +121,7 @@ def parse_statement(text: str) -> exp.Expression:
         tree = sqlglot.parse_one(text, read="oracle")
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
-        description = str(first.get("description") or exc).split(". Line")[0]
+        description = _TOKEN_REPR.sub(lambda m: repr(m.group(1)), str(first.get("description") or exc).split(". Line")[0])
         raise SQLError(
             f"Syntax error: {description}.",
             "Check the statement near that spot.",
@@ -132,7 +134,7 @@ def parse_statement(text: str) -> exp.Expression:
         raise SQLError("The statement is empty.")
     for table in tree.find_all(exp.Table):
         _split_alias(table)
-    return tree
+    return cast("exp.Expression", tree)
 
 
 def parse_script(sql: str) -> list[Statement]:
