@@ -38,6 +38,10 @@ def _register() -> None:
     app.command()(cc.keepalive)
     app.command()(cc.api)
     app.command()(cc.status)
+    from exactsql import cli_sql
+
+    app.command()(cli_sql.query)
+    app.command()(cli_sql.explain)
 
 
 @app.command()

@@ -1,0 +1,162 @@
+"""``exactsql query`` and ``exactsql explain``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from exactsql.config import SANDBOX_NAME, Config
+from exactsql.errors import ConfigError
+
+console = Console()
+err = Console(stderr=True)
+
+SqlArgument = Annotated[
+    str, typer.Argument(help="The SQL, '@file.sql' to read a file, or '-' for standard input.")
+]
+ConnectionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--connection", "-c", help="The connection for alias 'eol' (default: the only one, or the sandbox)."
+    ),
+]
+AliasOption = Annotated[
+    list[str] | None, typer.Option("--alias", help="More connections as ALIAS=CONNECTION, for table@ALIAS.")
+]
+
+
+def _sql_text(sql: str) -> str:
+    if sql == "-":
+        return sys.stdin.read()
+    if sql.startswith("@"):
+        path = Path(sql[1:])
+        if not path.exists():
+            raise ConfigError(f"There is no file {path}.")
+        return path.read_text()
+    return sql
+
+
+def _default_connection(config: Config) -> str:
+    if "eol" in config.connections:
+        return "eol"
+    if len(config.connections) == 1:
+        return next(iter(config.connections))
+    if not config.connections:
+        err.print("[dim]No connection is configured: running on the built-in sandbox.[/]")
+        return SANDBOX_NAME
+    names = ", ".join(sorted(config.connections))
+    raise ConfigError("Several connections are configured.", f"Choose one with -c: {names}.")
+
+
+def _engine(connection: str | None, aliases: list[str] | None, cache_max_age: float | None):  # type: ignore[no-untyped-def]
+    from exactsql.api.session import open_session
+    from exactsql.sql.engine import Engine
+
+    config = Config.load()
+    names = {"eol": connection or _default_connection(config)}
+    for item in aliases or []:
+        alias, sep, name = item.partition("=")
+        if not sep or not alias or not name:
+            raise ConfigError(f"--alias {item!r} is not ALIAS=CONNECTION.")
+        names[alias.lower()] = name
+    sessions = {alias: open_session(name, config) for alias, name in names.items()}
+
+    def show_wait(seconds: float, what: str) -> None:
+        err.print(f"[dim]waiting {seconds:.1f} s for {what}…[/]")
+
+    return Engine(sessions, cache_max_age=cache_max_age, on_wait=show_wait)
+
+
+def query(
+    sql: SqlArgument,
+    connection: ConnectionOption = None,
+    alias: AliasOption = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json, parquet or xlsx.")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+    max_calls: Annotated[
+        int | None, typer.Option(help="Refuse a statement whose plan needs more API calls.")
+    ] = None,
+    cache_max_age: Annotated[
+        float | None, typer.Option(help="Serve repeated fetches younger than this (seconds).")
+    ] = None,
+) -> None:
+    """Run SQL on Exact Online (several statements: the last one's result is written)."""
+    from exactsql.sql import output as out
+
+    if fmt not in out.FORMATS:
+        raise ConfigError(f"Unknown format {fmt!r}.", f"Use one of {', '.join(out.FORMATS)}.")
+    engine = _engine(connection, alias, cache_max_age)
+    started = time.perf_counter()
+    results = engine.run(_sql_text(sql), max_calls)
+    for result in results[:-1]:
+        if result.message:
+            err.print(f"[dim]{result.message}[/]")
+    last = results[-1]
+    if last.table is None:
+        console.print(last.message)
+        return
+    out.write(last.table, fmt, output, console)
+    calls = sum(r.calls for r in engine.ios)
+    err.print(f"[dim]{calls} API call(s), {time.perf_counter() - started:.2f} s[/]")
+
+
+def explain(
+    sql: SqlArgument,
+    connection: ConnectionOption = None,
+    alias: AliasOption = None,
+) -> None:
+    """Show, per table reference, the endpoint, $filter, $select, divisions and estimated calls; and the DuckDB SQL."""
+    from exactsql.sql.dialect import UseStatement, parse_script, to_duckdb
+
+    engine = _engine(connection, alias, None)
+    for statement in parse_script(_sql_text(sql)):
+        if isinstance(statement, UseStatement):
+            console.print(f"[bold]use[/]: {engine._use(statement)}")
+            continue
+        plan = engine.plan(statement)
+        view = Table(
+            "table",
+            "endpoint",
+            "$filter",
+            "$select",
+            "divisions",
+            "est. calls",
+            "share of today's budget",
+            "notes",
+        )
+        for spec in plan.fetches:
+            if spec.path is None:
+                view.add_row(spec.ref.display, "(local)", "", "", "", "0", "0%", "")
+                continue
+            divisions = spec.divisions or []
+            remaining = _day_remaining(engine, spec.ref.alias, divisions)
+            calls = spec.estimated_calls
+            share = f"{100 * calls / remaining:.2f}%" if calls is not None and remaining else "?"
+            view.add_row(
+                spec.ref.display,
+                spec.path.uri.replace("/api/v1/{division}/", ""),
+                spec.filter or "",
+                ", ".join(spec.select),
+                ", ".join(map(str, divisions)) if divisions else "(none)",
+                "?" if calls is None else str(calls),
+                share,
+                "; ".join(spec.notes),
+            )
+        console.print(view)
+        console.print("[bold]DuckDB[/]: " + to_duckdb(plan.tree), soft_wrap=True)
+
+
+def _day_remaining(engine, alias: str, divisions: list[int]) -> int:  # type: ignore[no-untyped-def]
+    session = engine.sessions[alias]
+    total = 0
+    for division in divisions or [0]:
+        state = session.rates.state(division)
+        state.day.roll(session.clock.now())
+        total += state.day.limit - state.day.used
+    return total
