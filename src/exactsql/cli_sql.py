@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from exactsql.config import SANDBOX_NAME, Config
 from exactsql.errors import ConfigError
@@ -102,7 +101,7 @@ def query(
         console.print(last.message)
         return
     out.write(last.table, fmt, output, console)
-    calls = sum(r.calls for r in engine.ios)
+    calls = sum(c.calls for c in engine.clients.values())
     err.print(f"[dim]{calls} API call(s), {time.perf_counter() - started:.2f} s[/]")
 
 
@@ -120,35 +119,28 @@ def explain(
             console.print(f"[bold]use[/]: {engine._use(statement)}")
             continue
         plan = engine.plan(statement)
-        view = Table(
-            "table",
-            "endpoint",
-            "$filter",
-            "$select",
-            "divisions",
-            "est. calls",
-            "share of today's budget",
-            "notes",
-        )
+        total = 0
         for spec in plan.fetches:
+            console.print(f"[bold]{spec.ref.display}[/]  as {spec.name}")
             if spec.path is None:
-                view.add_row(spec.ref.display, "(local)", "", "", "", "0", "0%", "")
+                console.print("  answered locally, no API call")
                 continue
             divisions = spec.divisions or []
             remaining = _day_remaining(engine, spec.ref.alias, divisions)
             calls = spec.estimated_calls
-            share = f"{100 * calls / remaining:.2f}%" if calls is not None and remaining else "?"
-            view.add_row(
-                spec.ref.display,
-                spec.path.uri.replace("/api/v1/{division}/", ""),
-                spec.filter or "",
-                ", ".join(spec.select),
-                ", ".join(map(str, divisions)) if divisions else "(none)",
-                "?" if calls is None else str(calls),
-                share,
-                "; ".join(spec.notes),
-            )
-        console.print(view)
+            total += calls or 0
+            share = f" ({100 * calls / remaining:.2f}% of today's remaining {remaining:,})" if calls is not None and remaining else ""
+            rows = [
+                ("endpoint", f"{spec.path.endpoint}  ({spec.path.kind}, {spec.path.page_size} rows a page)"),
+                ("$filter", spec.filter or "(none)"),
+                ("$select", ", ".join(spec.select)),
+                ("divisions", ", ".join(map(str, divisions)) if divisions else "(not partitioned)"),
+                ("est. calls", ("unknown (no row count seen yet)" if calls is None else str(calls)) + share),
+            ]
+            rows += [("note", note) for note in spec.notes]
+            for label, value in rows:
+                console.print(f"  {label:<10} {value}", soft_wrap=True)
+        console.print(f"[bold]estimated calls[/]: {total}")
         console.print("[bold]DuckDB[/]: " + to_duckdb(plan.tree), soft_wrap=True)
 
 

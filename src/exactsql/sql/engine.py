@@ -278,7 +278,7 @@ class Engine:
             targets = [self.scope().of(alias)[0]]
 
         def one(division: int | None) -> pa.Table:
-            started, calls_before = time.perf_counter(), client.calls
+            started, calls_before = time.perf_counter(), client.thread_calls()
             tables = [
                 page_to_arrow(body, [c for c in columns if c.name != "Division" or not partitioned])
                 for body in client.raw_pages(path.endpoint, params, division)
@@ -296,7 +296,7 @@ class Engine:
                     spec.name,
                     path.endpoint,
                     division,
-                    client.calls - calls_before,
+                    client.thread_calls() - calls_before,
                     table.num_rows,
                     time.perf_counter() - started,
                 )
