@@ -121,7 +121,9 @@ def parse_statement(text: str) -> exp.Expression:
         tree = sqlglot.parse_one(text, read="oracle")
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
-        description = _TOKEN_REPR.sub(lambda m: repr(m.group(1)), str(first.get("description") or exc).split(". Line")[0])
+        description = _TOKEN_REPR.sub(
+            lambda m: repr(m.group(1)), str(first.get("description") or exc).split(". Line")[0]
+        )
         raise SQLError(
             f"Syntax error: {description}.",
             "Check the statement near that spot.",
@@ -161,6 +163,13 @@ _TO_CHAR_FORMATS = [
 ]  # fmt: skip
 
 
+_TRUNC_UNITS = {
+    "DD": "day", "DDD": "day", "J": "day", "DAY": "day", "MM": "month", "MON": "month", "MONTH": "month",
+    "RM": "month", "YYYY": "year", "YYY": "year", "YY": "year", "Y": "year", "YEAR": "year", "SYYYY": "year",
+    "Q": "quarter", "HH": "hour", "HH12": "hour", "HH24": "hour", "MI": "minute", "IW": "week", "WW": "week",
+}  # fmt: skip
+
+
 def oracle_format_to_strftime(fmt: str) -> str:
     """An Oracle date format (``YYYY-MM-DD HH24:MI``) as a strftime format."""
     out, i = [], 0
@@ -197,6 +206,22 @@ def rewrite_functions(
     """Replaces sysdate/sysdateutc by literals and Oracle-only functions by their DuckDB forms."""
 
     def fix(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.DateTrunc) and isinstance(node.args.get("unit"), exp.Literal):
+            unit = _TRUNC_UNITS.get(node.args["unit"].this.upper())
+            if unit is not None:  # Oracle's trunc(d, 'MM') units, as DuckDB's date_trunc('month', d)
+                trunc = exp.Anonymous(
+                    this="date_trunc", expressions=[exp.Literal.string(unit), node.this.copy()]
+                )
+                return exp.cast(trunc, exp.DataType.build("timestamp"))
+        if isinstance(node, exp.StrToTime) and isinstance(node.this, exp.Literal):
+            fmt = node.args.get("format")
+            if isinstance(fmt, exp.Literal) and fmt.this == "%Y-%m-%d %H:%M:%S.%f":  # Oracle's timestamp '…'
+                return exp.cast(node.this.copy(), exp.DataType.build("timestamp"))
+        if isinstance(node, exp.StrToDate):  # Oracle's to_date keeps the time of day
+            return exp.cast(
+                exp.StrToTime(this=node.this.copy(), format=node.args.get("format")),
+                exp.DataType.build("timestamp"),
+            )
         if isinstance(node, exp.CurrentTimestamp) and node.args.get("sysdate"):
             return sysdate.copy()
         if isinstance(node, exp.Column) and not node.table and node.name.lower() in ("sysdate", "sysdateutc"):

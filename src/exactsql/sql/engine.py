@@ -165,6 +165,7 @@ class Engine:
         sysdate, sysdateutc = now_literals(self.timezone)
         tree = rewrite_functions(tree, sysdate, sysdateutc)
         plan = plan_statement(tree, self.resolver, self.scope(), self.stats)
+        plan.tree = _typed_trunc(plan)
         self._preflight(plan)
         return plan
 
@@ -357,6 +358,26 @@ class Engine:
             for chunk in chunks
         ]
         return pa.concat_tables(parts)
+
+
+def _typed_trunc(plan: Plan) -> exp.Expression:
+    """``trunc(col)`` of a DateTime column is the day (Oracle); of a number, the integer part."""
+    edm_of: dict[tuple[str, str], str] = {}
+    for node in plan.tree.find_all(exp.Table):
+        spec = next((f for f in plan.fetches if f.name == node.name), None)
+        if spec is not None and spec.path is not None:
+            for column in spec.path.columns:
+                edm_of[(node.alias_or_name.lower(), column.name.lower())] = column.edm
+
+    def fix(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "exact_trunc":
+            arg = node.expressions[0]
+            if isinstance(arg, exp.Column) and edm_of.get((arg.table.lower(), arg.name.lower())) == "Edm.DateTime":
+                trunc = exp.Anonymous(this="date_trunc", expressions=[exp.Literal.string("day"), arg.copy()])
+                return exp.cast(trunc, exp.DataType.build("timestamp"))
+        return node
+
+    return plan.tree.transform(fix)
 
 
 def _chunks(terms: list[str], budget: int) -> list[list[str]]:
