@@ -64,7 +64,7 @@ def table(engine: Engine, name: str, alias: str) -> pa.Table:
                 "Name": t.name,
                 "FullName": f"ExactOnlineREST.{t.schema}.{t.name}",
                 "Partitioned": t.partitioned,
-                "Key": t.key,
+                "Key": ", ".join(t.key) if isinstance(t.key, list) else t.key,
                 "Paths": ", ".join(p.endpoint for p in t.paths),
             }
             for t in engine.catalog.tables
