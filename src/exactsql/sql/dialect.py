@@ -50,6 +50,7 @@ class UseStatement:
 Statement = exp.Expression | UseStatement
 
 _TOKEN_REPR = re.compile(r"<Token token_type: [^,]+, text: ([^,]*), line: [^>]*>")
+_MISSING = re.compile(r"Required keyword: '(\w+)' missing for <class '[\w.]*?(\w+)'>")
 _USE = re.compile(r"^\s*use\s+(?P<rest>.+?)\s*$", re.IGNORECASE | re.DOTALL)
 _USE_ITEM = re.compile(r"^(?P<code>all|\d+)\s*(?:@\s*(?P<alias>\w+))?$", re.IGNORECASE)
 
@@ -121,9 +122,10 @@ def parse_statement(text: str) -> exp.Expression:
         tree = sqlglot.parse_one(text, read="oracle")
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
-        description = _TOKEN_REPR.sub(
-            lambda m: repr(m.group(1)), str(first.get("description") or exc).split(". Line")[0]
+        description = _MISSING.sub(
+            lambda m: f"{m.group(2).upper()} is incomplete", str(first.get("description") or exc)
         )
+        description = _TOKEN_REPR.sub(lambda m: repr(m.group(1)), description.split(". Line")[0])
         raise SQLError(
             f"Syntax error: {description}.",
             "Check the statement near that spot.",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -88,6 +89,7 @@ class Engine:
         self._scope: dict[str, list[int]] = {}
         self._cache: dict[tuple, tuple[int, float, pa.Table]] = {}
         self._statement = 0
+        self._source = ""
         self.duck = duckdb.connect()
         dictionary.install_macros(self.duck)
 
@@ -174,18 +176,22 @@ class Engine:
         probe = duckdb.connect()
         dictionary.install_macros(probe)
         for spec in plan.fetches:
-            probe.register(spec.name, self._empty(spec))
+            probe.register(spec.name, self._empty(spec, every_column=True))
         try:
             probe.sql(to_duckdb(plan.tree)).limit(0).to_arrow_table()
         except duckdb.Error as exc:
-            raise SQLError(_duck_message(exc), "Nothing was fetched.") from None
+            message, line, column = _duck_message(exc, self._source)
+            raise SQLError(message, "Nothing was fetched.", line, column) from None
         finally:
             probe.close()
 
-    def _columns(self, spec: FetchSpec) -> list[Column]:
+    def _columns(self, spec: FetchSpec, every_column: bool = False) -> list[Column]:
         if spec.path is None:
             return dictionary.columns(spec.ref.dictionary or "")
-        cols = [c for c in (spec.path.column(n) for n in spec.select) if c is not None]
+        if every_column:
+            cols = [c for c in spec.path.columns if c.edm.startswith("Edm.")]
+        else:
+            cols = [c for c in (spec.path.column(n) for n in spec.select) if c is not None]
         if (
             spec.ref.table is not None
             and spec.ref.table.partitioned
@@ -194,12 +200,13 @@ class Engine:
             cols.append(DIVISION)
         return cols
 
-    def _empty(self, spec: FetchSpec) -> pa.Table:
-        return schema_for(self._columns(spec)).empty_table()
+    def _empty(self, spec: FetchSpec, every_column: bool = False) -> pa.Table:
+        return schema_for(self._columns(spec, every_column)).empty_table()
 
     def run(self, sql: str, max_calls: int | None = None) -> list[StatementResult]:
         """Runs every statement of ``sql``; returns their results (the last one is usually wanted)."""
         results = []
+        self._source = sql
         for statement in parse_script(sql):
             self._statement += 1
             if isinstance(statement, UseStatement):
@@ -230,7 +237,8 @@ class Engine:
         try:
             table = self.duck.sql(to_duckdb(plan.tree)).to_arrow_table()
         except duckdb.Error as exc:
-            raise SQLError(_duck_message(exc)) from None
+            message, line, column = _duck_message(exc, self._source)
+            raise SQLError(message, "", line, column) from None
         finally:
             for name in relations:
                 self.duck.unregister(name)
@@ -397,8 +405,17 @@ def _chunks(terms: list[str], budget: int) -> list[list[str]]:
     return chunks
 
 
-def _duck_message(exc: duckdb.Error) -> str:
-    text = str(exc).strip()
+def _duck_message(exc: duckdb.Error, source: str) -> tuple[str, int | None, int | None]:
+    """DuckDB's first line without its prefix, and where its quoted name stands in the user's SQL."""
+    text = str(exc).strip().split("\n")[0]
     for prefix in ("Binder Error: ", "Conversion Error: ", "Parser Error: ", "Catalog Error: "):
         text = text.replace(prefix, "")
-    return text
+    text = text.replace("You might need to add explicit type casts.", "").strip()
+    quoted = re.search(r'(?:column|name) "?([A-Za-z_][\w]*)"?', text)
+    if quoted:
+        at = re.search(rf"\b{re.escape(quoted.group(1))}\b", source, re.IGNORECASE)
+        if at:
+            line = source.count("\n", 0, at.start()) + 1
+            column = at.start() - (source.rfind("\n", 0, at.start()) + 1) + 1
+            return text, line, column
+    return text, None, None
