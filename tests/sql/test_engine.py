@@ -124,7 +124,7 @@ def test_use_a_list_and_use_select(engine: Engine, server: dict) -> None:
         ("select from where", "Syntax error"),
         ("select * from accountz", "Unknown table 'accountz'"),
         ("select nope from glaccounts", "nope"),
-        ("select code + 'x' from glaccounts where code = '1000'", "x"),
+        ("select code + 'x' from glaccounts where code = '1000'", "argument types"),
         ("select nvl2x(code) from glaccounts", "nvl2x"),
     ],
 )
