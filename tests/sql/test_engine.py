@@ -136,6 +136,7 @@ def test_user_mistakes_cost_no_api_call(
     with pytest.raises(SQLError) as caught:
         engine.run(sql)
     assert expected.lower() in str(caught.value).lower()
+    assert caught.value.line is not None and caught.value.column is not None  # points at the spot
     assert _calls(control) == before
 
 

@@ -78,10 +78,14 @@ def _only_comments(text: str) -> bool:
 
 def _split_alias(table: exp.Table) -> None:
     name = table.name
+    position = dict(table.this.meta) if isinstance(table.this, exp.Identifier) else {}
     if "@" in name:
         base, _, alias = name.partition("@")
         table.set("this", exp.to_identifier(base))
         table.meta[CONNECTION_META] = alias.lower()
+    if "line" in position:  # where the name starts, for errors that point at it
+        table.meta["line"] = position["line"]
+        table.meta["col"] = position["col"] - len(name) + 1
 
 
 def parse_use(text: str) -> UseStatement | None:

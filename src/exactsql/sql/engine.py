@@ -178,7 +178,7 @@ class Engine:
         for spec in plan.fetches:
             probe.register(spec.name, self._empty(spec, every_column=True))
         try:
-            probe.sql(to_duckdb(plan.tree)).limit(0).to_arrow_table()
+            probe.execute("PREPARE exact_preflight AS " + to_duckdb(plan.tree))
         except duckdb.Error as exc:
             message, line, column = _duck_message(exc, self._source)
             raise SQLError(message, "Nothing was fetched.", line, column) from None
@@ -380,7 +380,10 @@ def _typed_trunc(plan: Plan) -> exp.Expression:
     def fix(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Anonymous) and str(node.this).lower() == "exact_trunc":
             arg = node.expressions[0]
-            if isinstance(arg, exp.Column) and edm_of.get((arg.table.lower(), arg.name.lower())) == "Edm.DateTime":
+            if (
+                isinstance(arg, exp.Column)
+                and edm_of.get((arg.table.lower(), arg.name.lower())) == "Edm.DateTime"
+            ):
                 trunc = exp.Anonymous(this="date_trunc", expressions=[exp.Literal.string("day"), arg.copy()])
                 return exp.cast(trunc, exp.DataType.build("timestamp"))
         return node
@@ -406,16 +409,31 @@ def _chunks(terms: list[str], budget: int) -> list[list[str]]:
 
 
 def _duck_message(exc: duckdb.Error, source: str) -> tuple[str, int | None, int | None]:
-    """DuckDB's first line without its prefix, and where its quoted name stands in the user's SQL."""
-    text = str(exc).strip().split("\n")[0]
+    """DuckDB's first line without its prefix, and where it points in the user's SQL."""
+    full = str(exc).strip()
+    text = full.split("\n")[0]
     for prefix in ("Binder Error: ", "Conversion Error: ", "Parser Error: ", "Catalog Error: "):
         text = text.replace(prefix, "")
     text = text.replace("You might need to add explicit type casts.", "").strip()
+    at = _position_in_source(full, text, source)
+    if at is None:
+        return text, None, None
+    line = source.count("\n", 0, at) + 1
+    return text, line, at - (source.rfind("\n", 0, at) + 1) + 1
+
+
+def _position_in_source(full: str, text: str, source: str) -> int | None:
+    """The offset in ``source`` of the name DuckDB quotes, or of the text under its caret."""
     quoted = re.search(r'(?:column|name) "?([A-Za-z_][\w]*)"?', text)
     if quoted:
-        at = re.search(rf"\b{re.escape(quoted.group(1))}\b", source, re.IGNORECASE)
-        if at:
-            line = source.count("\n", 0, at.start()) + 1
-            column = at.start() - (source.rfind("\n", 0, at.start()) + 1) + 1
-            return text, line, column
-    return text, None, None
+        found = re.search(rf"\b{re.escape(quoted.group(1))}\b", source, re.IGNORECASE)
+        if found:
+            return found.start()
+    caret = re.search(r"(?P<line>LINE \d+: [^\n]*)\n(?P<pad> *)\^", full)
+    if caret:
+        snippet = caret.group("line")[len(caret.group("pad")) :][:8].strip()
+        if snippet:
+            found = re.search(r"\s+".join(map(re.escape, snippet.split())), source, re.IGNORECASE)
+            if found:
+                return found.start()
+    return None

@@ -86,13 +86,23 @@ class NameResolver:
                         forced = path
                         break
         if not found:
-            raise SQLError(f"Unknown table {written!r}.", self._suggest(lowered))
+            raise SQLError(
+                f"Unknown table {written!r}.",
+                self._suggest(lowered),
+                node.meta.get("line"),
+                node.meta.get("col"),
+            )
         if len(found) > 1:
             partitioned = [t for t in found if t.partitioned]
             found = partitioned if partitioned else found
         if len(found) > 1:
             names = ", ".join(f"{CATALOG_NAME}.{t.schema}.{t.name}" for t in found)
-            raise SQLError(f"The table name {written!r} is ambiguous.", f"Name the service: one of {names}.")
+            raise SQLError(
+                f"The table name {written!r} is ambiguous.",
+                f"Name the service: one of {names}.",
+                node.meta.get("line"),
+                node.meta.get("col"),
+            )
         return TableRef(found[0], forced, None, alias)
 
     def _candidates(self, lowered: str, schema: str) -> list[Table]:
