@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -84,26 +86,48 @@ class Window:
     length: float | None = None  # learned from consecutive resets
     ended: float | None = None  # the reset of the window that ended last (roll() forgets ``reset``)
 
+    def guard(self) -> float:
+        """How close to a reset no call is sent: calls arrive late, and clocks differ a little."""
+        return min(0.5, 0.03 * self.length) if self.length else 0.5
+
+    def stale(self, reset: float) -> bool:
+        """Whether an answer naming ``reset`` comes from a window that this one has already rolled past."""
+        if self.reset is not None:
+            return reset < self.reset - 0.001
+        return self.ended is not None and reset <= self.ended + 0.001
+
     def roll(self, now: float) -> None:
         """Starts the next window once the known reset has passed."""
         if self.reset is not None and now >= self.reset:
             self.used, self.ended, self.reset = 0, self.reset, None
 
-    def reconcile(self, limit: int, remaining: int, reset: float) -> None:
-        """Takes in what a response said: Exact's count is authoritative, calls in flight are kept."""
+    def reconcile(self, limit: int, remaining: int, reset: float, admitted: float | None = None) -> None:
+        """Takes in what a response said: Exact's count is authoritative, calls in flight are kept.
+
+        ``admitted``: the reset of the window the call was counted in here (see :meth:`admitted_in`).
+        """
         self.limit = limit
-        if self.reset is not None and reset < self.reset - 0.001:
-            return  # an answer from a window that already ended
-        if self.reset is None and self.ended is not None and reset <= self.ended + 0.001:
-            return  # an answer from a window this one rolled past: it knows nothing of the calls since
+        if self.stale(reset):
+            return  # an answer from a window that already ended: it knows nothing of the calls since
         known = self.reset if self.reset is not None else self.ended
+        fresh = False
         if known is not None and reset > known + 0.001:
             gap = reset - known  # whole windows: the smallest gap seen is one window
             self.length = gap if self.length is None else min(self.length, gap)
             if self.reset is not None:
-                self.used = 0
+                self.used, fresh = 0, True  # nothing was admitted here yet: Exact's count is all there is
         self.reset = reset
         self.used = max(self.used, limit - remaining)
+        if admitted is not None and reset > admitted + 0.001 and not fresh:
+            self.used += 1  # counted in an earlier window here, in this one by Exact: it arrived late
+
+    def admitted_in(self, now: float) -> float | None:
+        """The reset of the window a call admitted now is counted in (None when not known)."""
+        if self.reset is not None:
+            return self.reset
+        if self.ended is None or not self.length:
+            return None
+        return self.ended + self.length * max(1, math.ceil((now - self.ended) / self.length))
 
 
 @dataclass
@@ -173,31 +197,43 @@ class RateBudget:
         """The windows as the store has them."""
         return RateState.load(self.store.get(self._key(division)), self.minutely, self.daily)
 
-    def acquire(self, division: int, on_wait: Callable[[float, str], None] | None = None) -> None:
-        """Blocks until one call to ``division`` fits both windows; RateLimitError when the day is used up."""
+    def acquire(self, division: int, on_wait: Callable[[float, str], None] | None = None) -> float | None:
+        """Blocks until one call to ``division`` fits both windows; RateLimitError when the day is used up.
+
+        Returns the reset of the minute window the call is counted in, for :meth:`reconcile`.
+        """
         self._index(division)
         while True:
             now = self.clock.now()
 
-            def admit(raw: bytes | None, now: float = now) -> tuple[bytes | None, tuple[str, float]]:
+            def admit(raw: bytes | None, now: float = now) -> tuple[bytes | None, tuple[str, float | None]]:
                 st = RateState.load(raw, self.minutely, self.daily)
-                st.minute.roll(now)
+                minute, reset, guard = st.minute, st.minute.reset, st.minute.guard()
+                # A window in use closes ``guard`` before its reset and the next opens ``guard`` after it: a
+                # call sent at the very end may arrive in the next window, and this clock may run a little
+                # ahead of Exact's (a call sent just after the reset would land in the full window).
+                full = minute.used >= minute.limit
+                if (
+                    reset is not None
+                    and minute.used > 0
+                    and now < reset + guard
+                    and (full or now >= reset - guard)
+                ):
+                    return st.dump(), ("minute", reset + guard)
+                minute.roll(now)
                 st.day.roll(now)
                 if st.day.used >= st.day.limit:
                     return st.dump(), ("day", st.day.reset or now + 60)
-                if st.minute.used >= st.minute.limit:
-                    return st.dump(), ("minute", st.minute.reset or now + 0.05)
-                reset = st.minute.reset
-                guard = min(0.5, 0.03 * st.minute.length) if st.minute.length else 0.5
-                if reset is not None and reset - now < guard and st.minute.used > 0:
-                    return st.dump(), ("minute", reset)  # do not send into the last moment of a window
+                if minute.used >= minute.limit:
+                    return st.dump(), ("minute", now + 0.05)  # no answer has said when it resets yet
                 st.minute.used += 1
                 st.day.used += 1
-                return st.dump(), ("ok", now)
+                return st.dump(), ("ok", minute.admitted_in(now))
 
             verdict, until = self.store.update(self._key(division), admit)
             if verdict == "ok":
-                return
+                return until
+            assert until is not None
             if verdict == "day":
                 raise RateLimitError(
                     f"The daily limit of calls for division {division} is used up.",
@@ -208,8 +244,9 @@ class RateBudget:
                 on_wait(wait, f"the minute window of division {division}")
             time.sleep(wait)
 
-    def reconcile(self, division: int, headers: Mapping[str, str]) -> None:
-        """Takes in the ``X-RateLimit-*`` headers of a response (either set may be absent)."""
+    def reconcile(self, division: int, headers: Mapping[str, str], admitted: float | None = None) -> None:
+        """Takes in the ``X-RateLimit-*`` headers of a response (either set may be absent); ``admitted`` is
+        what :meth:`acquire` returned for its call."""
         minute = [_header(headers, f"X-RateLimit-Minutely-{p}") for p in ("Limit", "Remaining", "Reset")]
         day = [_header(headers, f"X-RateLimit-{p}") for p in ("Limit", "Remaining", "Reset")]
         if None in minute and None in day:
@@ -218,36 +255,51 @@ class RateBudget:
         def fold(raw: bytes | None) -> tuple[bytes | None, None]:
             st = RateState.load(raw, self.minutely, self.daily)
             if None not in minute:
-                st.minute.reconcile(int(minute[0] or 0), int(minute[1] or 0), int(minute[2] or 0) / 1000)
+                st.minute.reconcile(
+                    int(minute[0] or 0), int(minute[1] or 0), int(minute[2] or 0) / 1000, admitted
+                )
             if None not in day:
                 st.day.reconcile(int(day[0] or 0), int(day[1] or 0), int(day[2] or 0) / 1000)
             return st.dump(), None
 
         self.store.update(self._key(division), fold)
 
-    def exhausted(self, division: int, headers: Mapping[str, str]) -> None:
-        """After an unexpected 429: the window it names is full until its reset (60 s when none is given)."""
+    def exhausted(self, division: int, headers: Mapping[str, str]) -> float:
+        """After an unexpected 429: the window it names is full until its reset (60 s when none is given).
+
+        Returns how long to wait before trying again: 0, or, when the 429 names a window this process has
+        already rolled past (its clock runs ahead of Exact's), a guard; the current window keeps its count.
+        """
         now = self.clock.now()
         minute_reset = _header(headers, "X-RateLimit-Minutely-Reset")
         day_reset = _header(headers, "X-RateLimit-Reset")
 
-        def fill(raw: bytes | None) -> tuple[bytes | None, None]:
+        def fill(raw: bytes | None) -> tuple[bytes | None, float]:
             st = RateState.load(raw, self.minutely, self.daily)
             if day_reset and not minute_reset:
                 st.day.used, st.day.reset = st.day.limit, int(day_reset) / 1000
-            else:
-                st.minute.used = st.minute.limit
-                st.minute.reset = int(minute_reset) / 1000 if minute_reset else now + 60
-            return st.dump(), None
+                return st.dump(), 0.0
+            named = int(minute_reset) / 1000 if minute_reset else now + 60
+            if st.minute.stale(named):
+                return raw, st.minute.guard()
+            st.minute.used, st.minute.reset = st.minute.limit, named
+            return st.dump(), 0.0
 
-        self.store.update(self._key(division), fill)
+        return float(self.store.update(self._key(division), fill))
+
+
+#: How long a call may hold a slot of the error reserve (longer than a rate window's wait, a refresh and
+#: the HTTP time-outs together): the slot of a process killed mid-call is free again after this.
+FLIGHT_LEASE = 300.0
 
 
 class ErrorBudget:
     """Error responses (400/401/403/404) per (app, user, division, endpoint, UTC hour).
 
     Exact blocks a key after 10 in an hour; exactsql stops at its reserve (8 by default) and refuses
-    further calls to that endpoint and division until the hour has passed.
+    further calls to that endpoint and division until the hour has passed. Calls in flight hold a slot
+    (``admit``/``settle``): errors plus calls in flight never exceed the reserve, so that even if every call
+    in flight fails, however many processes sent them, the reserve holds.
     """
 
     COUNTED = frozenset({400, 401, 403, 404})
@@ -263,6 +315,9 @@ class ErrorBudget:
 
     def _key(self, division: int | None, endpoint: str) -> str:
         return f"errors:{self.client_id.lower()}|{self.user_id.lower()}|{division}|{endpoint}|{self._hour()}"
+
+    def _flight_key(self, division: int | None, endpoint: str) -> str:
+        return f"errors-flight:{self.client_id.lower()}|{self.user_id.lower()}|{division}|{endpoint}"
 
     def _index_key(self) -> str:
         return f"errors-index:{self.client_id.lower()}|{self.user_id.lower()}|{self._hour()}"
@@ -290,16 +345,74 @@ class ErrorBudget:
                 f"Calls to it resume at {next_hour:%H:%M} UTC. Fix the request that fails first.",
             )
 
+    def _room(self, keys: list[str], now: float) -> bool:
+        raw, flight = self.store.get(keys[0]), self.store.get(keys[1])
+        slots = [d for d in (orjson.loads(flight) if flight else {}).values() if d > now]
+        return int(raw or b"0") + len(slots) < self.reserve
+
+    def admit(self, division: int | None, endpoint: str) -> str:
+        """Takes a slot for a call about to be made (waiting while calls in flight hold what is left of the
+        reserve); ErrorBudgetError when the reserve is reached. Returns the ticket to :meth:`settle`."""
+        ticket = secrets.token_hex(8)
+        keys = [self._key(division, endpoint), self._flight_key(division, endpoint)]
+        while True:
+            now = self.clock.now()
+
+            def take(values: list[bytes | None], now: float = now) -> tuple[list[bytes | None], str]:
+                raw, flight = values
+                errors = int(raw or b"0")
+                slots = {t: d for t, d in (orjson.loads(flight) if flight else {}).items() if d > now}
+                if errors >= self.reserve:
+                    return values, "refused"
+                if errors + len(slots) >= self.reserve:
+                    return values, "wait"
+                slots[ticket] = now + FLIGHT_LEASE
+                return [raw, orjson.dumps(slots)], "ok"
+
+            verdict = self.store.update_many(keys, take)
+            if verdict == "ok":
+                return ticket
+            if verdict == "refused":
+                self.check(division, endpoint)  # raises (unless the hour has just turned: then try again)
+                continue
+            time.sleep(0.01)
+            while not self._room(keys, self.clock.now()):  # reads only, until a slot looks free
+                time.sleep(0.01)
+
+    def settle(self, ticket: str, status: int | None, division: int | None, endpoint: str) -> None:
+        """Frees the slot of ``ticket`` and counts the response if its status is one Exact counts (None: no
+        response)."""
+        counted = status in self.COUNTED
+        keys = [self._flight_key(division, endpoint)]
+        if counted:
+            keys += [self._key(division, endpoint), self._index_key()]
+
+        def done(values: list[bytes | None]) -> tuple[list[bytes | None], None]:
+            now = self.clock.now()
+            slots = {t: d for t, d in (orjson.loads(values[0]) if values[0] else {}).items() if d > now}
+            slots.pop(ticket, None)
+            out = [orjson.dumps(slots) if slots else None]
+            if counted:
+                out += self._counted(values[1], values[2], division, endpoint)
+            return out, None
+
+        self.store.update_many(keys, done)
+
+    @staticmethod
+    def _counted(
+        raw: bytes | None, index: bytes | None, division: int | None, endpoint: str
+    ) -> list[bytes | None]:
+        pairs = orjson.loads(index) if index else []
+        if [division, endpoint] not in pairs:
+            pairs.append([division, endpoint])
+        return [str(int(raw or b"0") + 1).encode(), orjson.dumps(pairs)]
+
     def record(self, status: int, division: int | None, endpoint: str) -> None:
-        """Counts a response if its status is one Exact counts."""
+        """Counts a response if its status is one Exact counts (for a call sent without a slot)."""
         if status not in self.COUNTED:
             return
 
         def count(values: list[bytes | None]) -> tuple[list[bytes | None], None]:
-            raw, index = values
-            pairs = orjson.loads(index) if index else []
-            if [division, endpoint] not in pairs:
-                pairs.append([division, endpoint])
-            return [str(int(raw or b"0") + 1).encode(), orjson.dumps(pairs)], None
+            return self._counted(values[0], values[1], division, endpoint), None
 
         self.store.update_many([self._key(division, endpoint), self._index_key()], count)

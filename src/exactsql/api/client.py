@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -69,6 +70,11 @@ class ExactClient:
         self.errors = errors
         self.on_wait = on_wait
         self.calls = 0
+        self._local = threading.local()
+
+    def thread_calls(self) -> int:
+        """Calls made by the current thread (for per-fetch accounting when divisions run in parallel)."""
+        return int(getattr(self._local, "calls", 0))
 
     def url(self, path: str, division: int | None = None) -> str:
         """An absolute URL for ``path`` (``crm/Accounts`` with a division, ``current/Me``, or absolute)."""
@@ -91,18 +97,33 @@ class ExactClient:
         parsed = split_api_path(httpx.URL(url).path)
         division, endpoint = parsed.division, parsed.endpoint
         for attempt in range(RETRIES):
-            self.errors.check(division, endpoint)
-            if division is not None:
-                self.rates.acquire(division, self.on_wait)
-            headers = {"Authorization": f"Bearer {self.broker.access_token()}", "Accept": "application/json"}
-            self.calls += 1
+            slot = self.errors.admit(division, endpoint)  # a slot of the error reserve until answered
+            answer: httpx.Response | None = None
+            admitted: float | None = None
             try:
-                response = self.http.request(method, url, params=params, headers=headers)
-            except httpx.TransportError as exc:
-                self._backoff(attempt, f"network error ({type(exc).__name__})")
+                if division is not None:
+                    admitted = self.rates.acquire(division, self.on_wait)
+                token = self.broker.access_token()
+                while division is not None and admitted is not None and self.rates.clock.now() >= admitted:
+                    # The window it was counted in ended while it waited (for a token, for the CPU): it
+                    # would arrive in the next one uncounted there, so it is counted there first.
+                    admitted = self.rates.acquire(division, self.on_wait)
+                    token = self.broker.access_token()
+                headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+                self.calls += 1
+                self._local.calls = self.thread_calls() + 1
+                try:
+                    answer = self.http.request(method, url, params=params, headers=headers)
+                except httpx.TransportError as exc:
+                    failure = type(exc).__name__
+            finally:
+                self.errors.settle(slot, answer.status_code if answer else None, division, endpoint)
+            if answer is None:
+                self._backoff(attempt, f"network error ({failure})")
                 continue
+            response = answer
             if division is not None:
-                self.rates.reconcile(division, response.headers)
+                self.rates.reconcile(division, response.headers, admitted)
             if response.status_code == 429:
                 if response.headers.get("Reason", "").startswith("ErrorLimitExceeded"):
                     raise ErrorBudgetError(
@@ -117,7 +138,6 @@ class ExactClient:
                 self._backoff(attempt, f"{response.status_code} from {endpoint}")
                 continue
             if response.status_code >= 400:
-                self.errors.record(response.status_code, division, endpoint)
                 raise ApiError(response.status_code, error_message(response), endpoint)
             return response
         raise ApiError(

@@ -1,0 +1,886 @@
+"""A cluster of processes sharing one Exact Online token chain and one rate/error budget through a state store.
+
+Scenarios, each against a real sandbox server (``exactsql sandbox``, one division, sped up by a time scale)
+and a fresh state store of each backend (SQLite file; PostgreSQL and Redis servers started here):
+
+* tokens: ``--processes`` worker processes call the API continuously for ``--hours`` simulated hours. The
+  sandbox counts token-endpoint calls (bound: one per 10 simulated minutes plus the login), "Old refresh
+  token used", too-early refreshes, 401s for expired access tokens and 429s.
+* kill: ``--kill-trials`` times, one process is SIGKILLed while it holds the refresh lock or just after the
+  token endpoint answered (failpoints ``refresh_lock_held`` and ``token_response_received``); the trial
+  survives when the others go on calling with a newer token and the chain is not broken. A kill in the second
+  spot lands between Exact's rotation and the store write: the new refresh token dies with the process, which
+  no client can prevent. The tokens scenario measures how long that window is open, hence how often a kill at
+  a random moment would land in it.
+* rate: ``--rate-processes`` processes read one division as fast as they can for ``--rate-minutes``
+  simulated minutes; per sandbox minute window: calls admitted (never above the limit), utilisation, 429s.
+* errors: processes call an endpoint that answers 400; exactsql stops at its reserve (8 of Exact's 10 per
+  hour), so the sandbox never blocks the key.
+
+Usage: python benchmarks/cluster_tokens.py [--backends sqlite,postgresql,redis] [--processes 16] [--hours 6]
+       [--time-scale 120] [--kill-trials 100] [--rate-processes 4] [--rate-minutes 5]
+
+The time scale must divide 600 (the sandbox reports whole seconds of token lifetime). The functions are
+importable: tests/connections/test_cluster.py runs short versions of the same scenarios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import math
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run by path: tests.* (helpers, servers) live next to benchmarks/
+    sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from tests.connections.helpers import isolated_env, make_connection  # noqa: E402
+
+from exactsql.sandbox.process import SandboxProcess  # noqa: E402
+
+WORKER = ROOT / "benchmarks" / "cluster_worker.py"
+GL_ACCOUNT = {"$filter": "Code eq '1000'", "$select": "Code"}
+CONNECTION = "eol"
+ENV_NAMES = ("EXACTSQL_HOME", "EXACTSQL_STATE", "EXACTSQL_KEYRING", "EXACTSQL_SECRET_KEY")
+TOKEN_LIFETIME = 600  # simulated seconds
+MINUTE = 60
+POINTS = ("refresh_lock_held", "token_response_received")
+BACKENDS = ("sqlite", "postgresql", "redis")
+#: Sixteen processes that never rest would spend a division's 5,000 calls a (simulated) day in 83 simulated
+#: minutes; the long scenarios measure tokens and minute windows, so the sandbox and the connection get a
+#: daily limit that lasts.
+DAILY_CALLS = 1_000_000
+#: The kill trials also lift the token-call limit: the client counts token calls per real UTC day, which at
+#: a time scale of 120 holds 120 simulated days of refreshes, and every broken trial costs a new login.
+UNLIMITED_TOKEN_CALLS = 1_000_000
+
+
+@contextlib.contextmanager
+def using_env(env: dict[str, str]) -> Iterator[None]:
+    """This process's exactsql variables set to ``env``'s for the block (config, store and key come from them)."""
+    saved = {name: os.environ.get(name) for name in ENV_NAMES}
+    os.environ.update({name: env[name] for name in ENV_NAMES})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def check_time_scale(time_scale: float) -> None:
+    """The sandbox reports ``expires_in`` in whole seconds: 600 / scale must be a whole number."""
+    lifetime = TOKEN_LIFETIME / time_scale
+    if lifetime != int(lifetime) or lifetime < 1:
+        raise ValueError(f"time scale {time_scale:g} does not divide 600 (token lifetime {lifetime:g} s)")
+
+
+@dataclass
+class WorkerProcess:
+    """One ``cluster_worker.py`` child: its files and process."""
+
+    proc: subprocess.Popen[bytes]
+    ready: Path
+    go: Path
+    status: Path
+    out: Path
+    err: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def is_ready(self) -> bool:
+        return self.ready.exists()
+
+    def read_status(self) -> dict:
+        try:
+            return dict(json.loads(self.status.read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    def summary(self) -> dict:
+        """The JSON summary the worker printed (``{"crashed": …}`` when there is none)."""
+        lines = self.out.read_text().strip().splitlines() if self.out.exists() else []
+        if lines:
+            with contextlib.suppress(ValueError):
+                return dict(json.loads(lines[-1]))
+        err = self.err.read_text()[-2000:] if self.err.exists() else ""
+        return {"crashed": self.proc.returncode, "stderr": err}
+
+
+class Cluster:
+    """A sandbox server, a connection to it on one state store, and worker processes.
+
+    Use as a context manager; ``login`` signs in once (the sandbox completes its own login page).
+    """
+
+    def __init__(
+        self,
+        store_url: str,
+        workdir: Path,
+        time_scale: float = 120,
+        sandbox_settings: dict | None = None,
+        **connection: Any,
+    ) -> None:
+        self.store_url = store_url
+        self.workdir = workdir
+        self.time_scale = time_scale
+        self.sandbox_settings = sandbox_settings or {}
+        self.connection_overrides = connection
+        self.env = isolated_env(workdir / "home", store_url)
+        self.sandbox = SandboxProcess("--divisions", "1", "--time-scale", f"{time_scale:g}")
+        self.session: Any = None
+        self.http: httpx.Client | None = None
+        self.workers: list[WorkerProcess] = []
+        self._n = 0
+
+    def __enter__(self) -> Cluster:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.sandbox.start()
+        try:
+            self.http = httpx.Client(base_url=self.info["base_url"], timeout=60)
+            if self.sandbox_settings:
+                self.http.post("/_sandbox/settings", json=self.sandbox_settings).raise_for_status()
+            with using_env(self.env):
+                from exactsql.api.session import open_session
+
+                make_connection(self.info, CONNECTION, **self.connection_overrides)
+                self.session = open_session(CONNECTION)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for worker in self.workers:
+            if worker.proc.poll() is None:
+                worker.proc.kill()
+                worker.proc.wait()
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+        if self.http is not None:
+            self.http.close()
+            self.http = None
+        self.sandbox.stop()
+
+    @property
+    def info(self) -> dict:
+        return self.sandbox.info
+
+    @property
+    def division(self) -> int:
+        return int(self.info["divisions"][0])
+
+    @property
+    def lifetime(self) -> float:
+        """A token's life in real seconds."""
+        return TOKEN_LIFETIME / self.time_scale
+
+    # -- the sandbox's control plane, the store's chain -------------------------------------------------
+
+    def stats(self) -> dict:
+        assert self.http is not None
+        return dict(self.http.get("/_sandbox/stats").json())
+
+    def requests(self, limit: int = 20000) -> list[dict]:
+        assert self.http is not None
+        return list(self.http.get("/_sandbox/requests", params={"limit": limit}).json())
+
+    def login(self) -> Any:
+        """Signs in once (authorization code, then the first pair into the store); returns the chain."""
+        return self.session.login()
+
+    def chain(self) -> Any:
+        """The chain as the store has it now."""
+        return self.session.broker.read()
+
+    # -- workers ----------------------------------------------------------------------------------------
+
+    def start_workers(
+        self,
+        n: int,
+        mode: str = "mix",
+        failpoints: dict[str, Path] | None = None,
+        me_every: int = 2,
+        one_by_one: bool = True,
+    ) -> list[WorkerProcess]:
+        """Starts ``n`` workers; they open their sessions and wait for :meth:`go`.
+
+        ``one_by_one``: each after the previous one is ready, as the processes of a cluster come up over time.
+        A process measures its clock's offset to the store's when it opens its session; with 16 of them
+        starting at once on 2 cores that one round trip (with the connection set-up) took long enough to set
+        clocks up to 25 ms ahead, a tenth of a minute window at time scale 120.
+        """
+        env = dict(self.env)
+        if failpoints:
+            env["EXACTSQL_FAILPOINTS"] = ",".join(f"{name}:{path}" for name, path in failpoints.items())
+        started = []
+        for _ in range(n):
+            self._n += 1
+            base = self.workdir / f"worker-{self._n}"
+            paths = {s: base.with_suffix(f".{s}") for s in ("ready", "go", "status", "out", "err")}
+            command = [
+                sys.executable,
+                str(WORKER),
+                "--connection",
+                CONNECTION,
+                "--division",
+                str(self.division),
+                "--mode",
+                mode,
+                "--me-every",
+                str(me_every),
+                "--ready-file",
+                str(paths["ready"]),
+                "--go-file",
+                str(paths["go"]),
+                "--status-file",
+                str(paths["status"]),
+            ]
+            with open(paths["out"], "wb") as out, open(paths["err"], "wb") as err:
+                proc = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+            worker = WorkerProcess(
+                proc, paths["ready"], paths["go"], paths["status"], paths["out"], paths["err"]
+            )
+            self.workers.append(worker)
+            started.append(worker)
+            if one_by_one:
+                self.wait_ready([worker])
+        return started
+
+    def wait_ready(self, workers: list[WorkerProcess], timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not all(w.is_ready() for w in workers):
+            for w in workers:
+                if w.proc.poll() is not None:
+                    raise RuntimeError(f"worker {w.pid} exited before it was ready: {w.summary()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"workers not ready within {timeout:g} s")
+            time.sleep(0.02)
+
+    @staticmethod
+    def go(workers: list[WorkerProcess], start: float, until: float | None) -> None:
+        """Lets the workers call from ``start`` until ``until`` (epoch seconds; None: until SIGTERM)."""
+        text = json.dumps({"start": start, "until": until})
+        for w in workers:
+            tmp = w.go.with_suffix(".go-tmp")
+            tmp.write_text(text)
+            os.replace(tmp, w.go)
+
+    @staticmethod
+    def finish(workers: list[WorkerProcess], timeout: float) -> list[dict]:
+        """Waits for the workers (SIGTERM after ``timeout``, SIGKILL after 30 s more); their summaries."""
+        deadline = time.monotonic() + timeout
+        for w in workers:
+            try:
+                w.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                w.proc.send_signal(signal.SIGTERM)
+        for w in workers:
+            try:
+                w.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                w.proc.kill()
+                w.proc.wait()
+        return [w.summary() for w in workers]
+
+    @staticmethod
+    def stop(workers: list[WorkerProcess]) -> list[dict]:
+        """SIGTERM now; the summaries."""
+        for w in workers:
+            if w.proc.poll() is None:
+                w.proc.send_signal(signal.SIGTERM)
+        return Cluster.finish(workers, timeout=30)
+
+
+def _merge_errors(summaries: list[dict]) -> dict[str, int]:
+    total: Counter[str] = Counter()
+    for s in summaries:
+        total.update(s.get("errors", {}))
+    return dict(total)
+
+
+def _crashed(summaries: list[dict]) -> list[dict]:
+    return [s for s in summaries if "crashed" in s]
+
+
+# ------------------------------------------------------------------------------------------------------
+# tokens: many processes, one chain, for hours
+# ------------------------------------------------------------------------------------------------------
+
+
+def token_bound(hours: float) -> int:
+    """Token-endpoint calls allowed for ``hours`` simulated hours: one per 10 simulated minutes, plus the login."""
+    return int(hours * 6) + 1
+
+
+def token_scenario(
+    store_url: str, workdir: Path, processes: int = 16, hours: float = 6.0, time_scale: float = 120
+) -> dict:
+    """``processes`` workers call continuously for ``hours`` simulated hours, counted from the login."""
+    check_time_scale(time_scale)
+    real = hours * 3600 / time_scale
+    with Cluster(
+        store_url, workdir, time_scale, {"daily_limit": DAILY_CALLS}, daily_limit=DAILY_CALLS
+    ) as cluster:
+        workers = cluster.start_workers(processes, "mix")
+        cluster.wait_ready(workers)
+        chain = cluster.login()
+        start = time.time()
+        until = chain.received_at + real  # the chain's life from the login is the measured period
+        Cluster.go(workers, start, until)
+        summaries = Cluster.finish(workers, timeout=until - time.time() + 60)
+        stats = cluster.stats()
+        final = cluster.chain()
+    windows = [w for s in summaries for w in s.get("token_windows", [])]
+    ok = sum(s.get("ok", 0) for s in summaries)
+    return {
+        "processes": processes,
+        "hours": hours,
+        "time_scale": time_scale,
+        "real_seconds": round(real, 1),
+        "token_calls": stats["token_calls"],
+        "token_bound": token_bound(hours),
+        "old_refresh_token": stats["token_errors"]["old_refresh_token"],
+        "too_early": stats["token_errors"]["too_early"],
+        "token_errors_other": stats["token_errors"]["other"] + stats["token_errors"]["limit_exceeded"],
+        "expired_401": stats["expired_token_401"],
+        "rate_limited_429": stats["rate_limited"],
+        "error_budget_blocks": stats["error_budget_blocks"],
+        "api_calls": stats["api_calls"],
+        "by_status": stats["by_status"],
+        "calls_ok": ok,
+        "calls_per_second": round(ok / real, 1),
+        "worker_errors": _merge_errors(summaries),
+        "crashed": len(_crashed(summaries)),
+        "refreshes_by_process": sorted((s.get("refreshes", 0) for s in summaries), reverse=True),
+        "chain_version": final.version if final else None,
+        "chain_broken": final.broken if final else "missing",
+        "window_ms_mean": round(1000 * statistics.fmean(windows), 2) if windows else None,
+        "window_ms_max": round(1000 * max(windows), 2) if windows else None,
+        # The chance that a kill -9 of a random worker at a random moment lands between a token response
+        # and its store write: time spent in such windows over all process-time.
+        "window_exposure": sum(windows) / (processes * real) if windows else 0.0,
+    }
+
+
+# ------------------------------------------------------------------------------------------------------
+# kill: SIGKILL at the failpoints, the others carry on
+# ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class KillTrial:
+    point: str
+    outcome: str  # survived, broken, missed (the failpoint was not reached), stalled
+    seconds: float
+    landed: bool = False  # killed after the sandbox rotated the chain (200), before the store write
+    old_refresh_token: int = 0
+    expired_401: int = 0
+    too_early: int = 0
+    detail: str = ""
+
+
+@dataclass
+class KillSeries:
+    trials: list[KillTrial] = field(default_factory=list)
+    survivor_errors: dict[str, int] = field(default_factory=dict)
+    relogins: int = 0
+
+    def count(self, point: str | None = None, outcome: str | None = None) -> int:
+        return sum(
+            1
+            for t in self.trials
+            if (point is None or t.point == point) and (outcome is None or t.outcome == outcome)
+        )
+
+    def as_dict(self) -> dict:
+        out: dict[str, Any] = {"trials": len(self.trials), "relogins": self.relogins}
+        for point in POINTS:
+            out[point] = {
+                o: self.count(point, o)
+                for o in ("survived", "broken", "missed", "stalled")
+                if self.count(point, o)
+            }
+            out[point]["total"] = self.count(point)
+        out["survived"] = self.count(outcome="survived")
+        landed = [t for t in self.trials if t.landed]
+        out["landed"] = len(landed)
+        out["landed_broken"] = sum(1 for t in landed if t.outcome == "broken")
+        out["old_refresh_token"] = sum(t.old_refresh_token for t in self.trials)
+        out["expired_401"] = sum(t.expired_401 for t in self.trials)
+        out["too_early"] = sum(t.too_early for t in self.trials)
+        out["survivor_errors"] = self.survivor_errors
+        return out
+
+
+def _wait_for(predicate: Any, timeout: float, step: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return bool(predicate())
+
+
+def _survivors_calling_after(survivors: list[WorkerProcess], moment: float) -> bool:
+    return all(w.read_status().get("last_ok", 0) > moment for w in survivors)
+
+
+def armed_worker(cluster: Cluster, point: str, n: int) -> tuple[WorkerProcess, Path]:
+    """A worker that stops at failpoint ``point`` (started, waiting for :meth:`Cluster.go`), and its marker."""
+    marker = cluster.workdir / f"marker-{n}"
+    (victim,) = cluster.start_workers(1, "spin", failpoints={point: marker}, one_by_one=False)
+    return victim, marker
+
+
+def kill_trial(
+    cluster: Cluster, survivors: list[WorkerProcess], point: str, victim: WorkerProcess, marker: Path
+) -> KillTrial:
+    """One trial: ``victim``, armed at ``point``, joins and reaches it and is SIGKILLed; do the others carry on?"""
+    life = cluster.lifetime
+    started = time.monotonic()
+    Cluster.go([victim], time.time(), None)
+    reached = _wait_for(lambda: marker.exists() and marker.read_text().strip() != "", 6 * life + 20)
+    if not reached:
+        Cluster.stop([victim])
+        return KillTrial(point, "missed", time.monotonic() - started, detail="failpoint not reached")
+    pid = int(marker.read_text())
+    assert pid == victim.pid, (pid, victim.pid)
+    before_stats, before = cluster.stats(), cluster.chain()
+    tokens = [e for e in cluster.requests(200) if e["path"].rstrip("/") == "/api/oauth2/token"]
+    landed = point == "token_response_received" and bool(tokens) and tokens[-1]["status"] == 200
+    os.kill(pid, signal.SIGKILL)
+    victim.proc.wait()
+    killed_at = time.time()
+    # The old access token expires at before.expires_at: a survivor that calls after that uses a newer one.
+    moment = max(killed_at, before.expires_at) + 0.05
+
+    def settled() -> bool:
+        chain = cluster.chain()
+        if chain is None or chain.broken:
+            return True
+        return chain.version > before.version and _survivors_calling_after(survivors, moment)
+
+    # Redis frees a dead holder's lock within its lease (2 s); the others within milliseconds.
+    ok = _wait_for(settled, 4 * life + 20, step=0.05)
+    after_stats, after = cluster.stats(), cluster.chain()
+    outcome = "broken" if after is None or after.broken else "survived" if ok else "stalled"
+    return KillTrial(
+        point,
+        outcome,
+        time.monotonic() - started,
+        landed,
+        after_stats["token_errors"]["old_refresh_token"] - before_stats["token_errors"]["old_refresh_token"],
+        after_stats["expired_token_401"] - before_stats["expired_token_401"],
+        after_stats["token_errors"]["too_early"] - before_stats["token_errors"]["too_early"],
+        detail="" if after is None else (after.broken or ""),
+    )
+
+
+def kill_scenario(
+    store_url: str,
+    workdir: Path,
+    trials: int = 100,
+    processes: int = 4,
+    time_scale: float = 120,
+    seed: int | None = None,
+    points: tuple[str, ...] = POINTS,
+    progress: Any = None,
+) -> KillSeries:
+    """``trials`` kills, the failpoints in turn (shuffled by ``seed``), among ``processes`` processes."""
+    check_time_scale(time_scale)
+    rng = random.Random(seed)
+    plan = [points[i % len(points)] for i in range(trials)]
+    rng.shuffle(plan)
+    series = KillSeries()
+    settings = {"token_calls_per_day": UNLIMITED_TOKEN_CALLS, "daily_limit": DAILY_CALLS}
+    with Cluster(
+        store_url,
+        workdir,
+        time_scale,
+        settings,
+        token_calls_per_day=UNLIMITED_TOKEN_CALLS,
+        daily_limit=DAILY_CALLS,
+    ) as cluster:
+        cluster.login()
+        survivors = cluster.start_workers(processes - 1, "mix")
+        cluster.wait_ready(survivors)
+        Cluster.go(survivors, time.time(), None)
+        if not _wait_for(lambda: _survivors_calling_after(survivors, 0), 60):
+            raise RuntimeError(f"the workers do not call: {[w.summary() for w in survivors]}")
+        armed = armed_worker(cluster, plan[0], 0) if plan else None
+        for n, point in enumerate(plan):
+            assert armed is not None
+            victim, marker = armed
+            # The next victim opens its session while this trial runs (it waits for its go file).
+            armed = armed_worker(cluster, plan[n + 1], n + 1) if n + 1 < len(plan) else None
+            trial = kill_trial(cluster, survivors, point, victim, marker)
+            series.trials.append(trial)
+            if progress is not None:
+                progress(n, trial)
+            if trial.outcome == "broken":
+                cluster.login()  # what an operator does: sign in again; the survivors pick the new chain up
+                series.relogins += 1
+                since = time.time()
+                _wait_for(
+                    lambda since=since: _survivors_calling_after(survivors, since), 4 * cluster.lifetime + 20
+                )
+            for w in survivors:
+                if w.proc.poll() is not None:
+                    raise RuntimeError(f"a surviving worker died: {w.summary()}")
+        summaries = Cluster.stop(survivors)
+    series.survivor_errors = _merge_errors(summaries)
+    return series
+
+
+# ------------------------------------------------------------------------------------------------------
+# rate: a few processes, one division, as fast as they can
+# ------------------------------------------------------------------------------------------------------
+
+
+def rate_scenario(
+    store_url: str, workdir: Path, processes: int = 4, minutes: float = 5, time_scale: float = 60
+) -> dict:
+    """``processes`` workers read one division as fast as they can for ``minutes`` simulated minutes."""
+    check_time_scale(time_scale)
+    window = MINUTE / time_scale
+    real = minutes * window
+    with Cluster(store_url, workdir, time_scale) as cluster:
+        workers = cluster.start_workers(processes, "division")
+        cluster.wait_ready(workers)
+        cluster.login()
+        # One call learns where the sandbox's windows lie (and teaches the shared budget): start at a reset.
+        response = cluster.session.client().request(
+            "GET", "financial/GLAccounts", GL_ACCOUNT, cluster.division
+        )
+        start = int(response.headers["X-RateLimit-Minutely-Reset"]) / 1000
+        until = start + real
+        Cluster.go(workers, start, until)
+        summaries = Cluster.finish(workers, timeout=until - time.time() + 60)
+        stats = cluster.stats()
+        log = cluster.requests()
+        limit = int(cluster.session.connection.minutely_limit)
+        division = cluster.division
+    # The sandbox's windows: every reset header is a boundary (real epoch ms, rounded up); the others are
+    # whole windows away from it.
+    resets = sorted({int(r) for s in summaries for r in s.get("windows", {})})
+    if not resets:
+        raise RuntimeError(f"no rate headers seen: {summaries}")
+    origin = resets[0] / 1000
+
+    def index(t: float) -> int:
+        return math.floor((t - origin) / window + 1e-9)
+
+    calls = [e for e in log if e.get("division") == division and e["path"].startswith("/api/v1/")]
+    admitted = Counter(index(e["time"]) for e in calls if e["status"] != 429)
+    # From the response headers: per window (its reset), the calls the sandbox had counted in it.
+    by_header: Counter[int] = Counter()
+    for s in summaries:
+        for reset, (n, _) in s.get("windows", {}).items():
+            by_header[index(int(reset) / 1000 - window / 2)] += n
+    full = list(range(index(start + window / 2), index(until - window / 2) + 1))
+    used = sum(by_header[i] for i in full)
+    return {
+        "processes": processes,
+        "minutes": minutes,
+        "time_scale": time_scale,
+        "limit": limit,
+        "windows": len(full),
+        "max_in_window_log": max((admitted[i] for i in full), default=0),
+        "max_in_window_headers": max((by_header[i] for i in full), default=0),
+        "per_window_headers": [by_header[i] for i in full],
+        "per_window_log": [admitted[i] for i in full],
+        "utilisation": used / (limit * len(full)) if full else 0.0,
+        "rate_limited_429": stats["rate_limited"],
+        "calls_ok": sum(s.get("ok", 0) for s in summaries),
+        "worker_errors": _merge_errors(summaries),
+        "crashed": len(_crashed(summaries)),
+    }
+
+
+# ------------------------------------------------------------------------------------------------------
+# errors: an endpoint that keeps answering 400
+# ------------------------------------------------------------------------------------------------------
+
+
+def error_scenario(
+    store_url: str, workdir: Path, processes: int = 4, seconds: float = 5.0, time_scale: float = 1
+) -> dict:
+    """``processes`` workers call a GET that answers 400 for ``seconds``; at time scale 1 the sandbox's hour
+    is the client's (the UTC clock hour), so the two budgets count the same errors."""
+    to_hour = 3600 - time.time() % 3600
+    if to_hour < seconds + 10:  # do not straddle an hour: both sides would start counting afresh
+        time.sleep(to_hour + 0.5)
+    with Cluster(store_url, workdir, time_scale) as cluster:
+        workers = cluster.start_workers(processes, "errors")
+        cluster.wait_ready(workers)
+        cluster.login()
+        start = time.time()
+        Cluster.go(workers, start, start + seconds)
+        summaries = Cluster.finish(workers, timeout=seconds + 60)
+        stats = cluster.stats()
+        reserve = int(cluster.session.connection.error_reserve)
+        limit = int(cluster.session.connection.error_limit)
+    errors = _merge_errors(summaries)
+    return {
+        "processes": processes,
+        "seconds": seconds,
+        "errors_sent": int(stats["by_status"].get("400", 0)),
+        "reserve": reserve,
+        "limit": limit,
+        "refused_by_exactsql": errors.get("ErrorBudgetError", 0),
+        "error_budget_blocks": stats["error_budget_blocks"],
+        "worker_errors": errors,
+        "crashed": len(_crashed(summaries)),
+    }
+
+
+# ------------------------------------------------------------------------------------------------------
+# the benchmark
+# ------------------------------------------------------------------------------------------------------
+
+
+class Stores:
+    """Fresh state stores per scenario: SQLite files, PostgreSQL databases, Redis databases."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.servers: dict[str, Any] = {}
+        self._n = 0
+
+    def url(self, backend: str) -> str:
+        from tests.servers import start_postgres, start_redis
+
+        self._n += 1
+        if backend == "sqlite":
+            return f"sqlite:///{self.workdir / f'sqlite-{self._n}' / 'state.db'}"
+        if backend == "postgresql":
+            import psycopg
+
+            if "postgresql" not in self.servers:
+                self.servers["postgresql"] = start_postgres()
+            server = self.servers["postgresql"]
+            name = f"exactsql_bench_{self._n}"
+            with psycopg.connect(server.url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                conn.execute(f'CREATE DATABASE "{name}"')
+            return str(server.url_for(name))
+        if backend == "redis":
+            import redis
+
+            if "redis" not in self.servers:
+                self.servers["redis"] = start_redis()
+            url = str(self.servers["redis"].url_for(self._n % 16))
+            client = redis.Redis.from_url(url)
+            try:
+                client.flushdb()
+            finally:
+                client.close()
+            return url
+        raise ValueError(f"unknown backend {backend!r}; use {', '.join(BACKENDS)}")
+
+    def close(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+
+
+def _print_tokens(r: dict) -> None:
+    ok = (
+        r["token_calls"] <= r["token_bound"]
+        and r["old_refresh_token"] == r["too_early"] == r["expired_401"] == r["rate_limited_429"] == 0
+    )
+    print(
+        f"  tokens  {r['processes']} processes × {r['hours']:g} simulated h (time scale {r['time_scale']:g}, "
+        f"{r['real_seconds']:g} s real): {'PASS' if ok else 'FAIL'}"
+    )
+    print(f"    token-endpoint calls        {r['token_calls']} (bound {r['token_bound']}, one chain)")
+    print(
+        f"    old refresh token used      {r['old_refresh_token']}    too early {r['too_early']}    "
+        f"other token errors {r['token_errors_other']}"
+    )
+    print(
+        f"    401 expired token           {r['expired_401']}    429 {r['rate_limited_429']}    "
+        f"error-budget blocks {r['error_budget_blocks']}"
+    )
+    print(
+        f"    API calls                   {r['calls_ok']} ok ({r['calls_per_second']}/s), {r['api_calls']} reached "
+        f"the sandbox; by status {r['by_status']}"
+    )
+    print(f"    worker exceptions           {r['worker_errors'] or 'none'}    crashed workers {r['crashed']}")
+    print(
+        f"    refreshes by process        {r['refreshes_by_process']}; chain version {r['chain_version']}, "
+        f"broken: {r['chain_broken'] or 'no'}"
+    )
+    print(
+        f"    response→store window       mean {r['window_ms_mean']} ms, max {r['window_ms_max']} ms; a kill -9 at "
+        f"a random moment lands in it with p = {r['window_exposure']:.2e}"
+    )
+
+
+def _print_kill(series: KillSeries, time_scale: float, processes: int) -> None:
+    d = series.as_dict()
+    held, answered = d["refresh_lock_held"], d["token_response_received"]
+    print(
+        f"  kill -9 {d['trials']} trials among {processes} processes (time scale {time_scale:g}): "
+        f"{d['survived']}/{d['trials']} survived"
+    )
+    print(
+        f"    while holding the refresh lock      {held.get('survived', 0)}/{held['total']} survived"
+        + "".join(f", {k} {v}" for k, v in held.items() if k not in ("survived", "total"))
+    )
+    landed, broke = d["landed"], d["landed_broken"]
+    print(
+        f"    just after the token response       {answered.get('survived', 0)}/{answered['total']} survived; "
+        f"{landed} kills landed in the response→store window, {broke} of them broke the chain "
+        f"({100 * broke / max(1, landed):.0f}%)"
+        + "".join(f", {k} {v}" for k, v in answered.items() if k not in ("survived", "broken", "total"))
+    )
+    print(
+        f"    'Old refresh token used' {d['old_refresh_token']} (one per break: the others read the broken mark); "
+        f"new logins {d['relogins']}; 401 expired token {d['expired_401']}; too early {d['too_early']}"
+    )
+    print(f"    survivor exceptions {d['survivor_errors'] or 'none'}")
+    seconds = [t.seconds for t in series.trials]
+    if seconds:
+        print(f"    seconds per trial: mean {statistics.fmean(seconds):.1f}, max {max(seconds):.1f}")
+
+
+def _print_rate(r: dict) -> None:
+    ok = (
+        r["max_in_window_log"] <= r["limit"]
+        and r["max_in_window_headers"] <= r["limit"]
+        and r["rate_limited_429"] == 0
+        and r["utilisation"] >= 0.95
+    )
+    print(
+        f"  rate    {r['processes']} processes × {r['minutes']:g} simulated minutes on one division "
+        f"(time scale {r['time_scale']:g}): {'PASS' if ok else 'FAIL'}"
+    )
+    print(
+        f"    max calls in a minute window {r['max_in_window_log']} (request log), {r['max_in_window_headers']} "
+        f"(reset headers); limit {r['limit']}; 429s {r['rate_limited_429']}"
+    )
+    print(
+        f"    utilisation {100 * r['utilisation']:.1f}% over {r['windows']} full windows; per window "
+        f"{r['per_window_headers']}; exceptions {r['worker_errors'] or 'none'}"
+    )
+
+
+def _print_errors(r: dict) -> None:
+    ok = r["errors_sent"] <= r["reserve"] and r["error_budget_blocks"] == 0
+    print(
+        f"  errors  {r['processes']} processes × {r['seconds']:g} s on an endpoint answering 400: "
+        f"{'PASS' if ok else 'FAIL'}"
+    )
+    print(
+        f"    400s sent to the sandbox {r['errors_sent']} (reserve {r['reserve']}, Exact blocks after "
+        f"{r['limit']}); calls refused by exactsql {r['refused_by_exactsql']}; sandbox blocks "
+        f"{r['error_budget_blocks']}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument("--processes", type=int, default=16)
+    parser.add_argument("--hours", type=float, default=6.0)
+    parser.add_argument("--time-scale", type=float, default=120, help="must divide 600")
+    parser.add_argument("--kill-trials", type=int, default=100)
+    parser.add_argument("--kill-processes", type=int, default=4)
+    parser.add_argument("--kill-backends", default=None, help="default: --backends")
+    parser.add_argument("--rate-processes", type=int, default=4)
+    parser.add_argument("--rate-minutes", type=float, default=5)
+    parser.add_argument("--rate-time-scale", type=float, default=60)
+    parser.add_argument("--error-processes", type=int, default=4)
+    parser.add_argument("--error-seconds", type=float, default=5)
+    parser.add_argument(
+        "--scenarios", default="tokens,kill,rate,errors", help="any of tokens,kill,rate,errors"
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    backends = [b for b in args.backends.split(",") if b]
+    kill_backends = [b for b in (args.kill_backends or args.backends).split(",") if b]
+    scenarios = set(args.scenarios.split(","))
+    for scale in (args.time_scale, args.rate_time_scale):
+        check_time_scale(scale)
+    print(
+        f"exactsql cluster benchmark — {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
+    )
+    with tempfile.TemporaryDirectory(prefix="exactsql-cluster-") as tmp:
+        workdir = Path(tmp)
+        stores = Stores(workdir)
+        try:
+            for backend in backends:
+                print(f"\n== {backend} ==", flush=True)
+                if "tokens" in scenarios:
+                    r = token_scenario(
+                        stores.url(backend),
+                        workdir / f"{backend}-tokens",
+                        args.processes,
+                        args.hours,
+                        args.time_scale,
+                    )
+                    _print_tokens(r)
+                if "kill" in scenarios and backend in kill_backends and args.kill_trials > 0:
+                    started = time.monotonic()
+                    series = kill_scenario(
+                        stores.url(backend),
+                        workdir / f"{backend}-kill",
+                        args.kill_trials,
+                        args.kill_processes,
+                        args.time_scale,
+                        args.seed,
+                    )
+                    _print_kill(series, args.time_scale, args.kill_processes)
+                    print(f"    ({time.monotonic() - started:.0f} s)")
+                if "rate" in scenarios:
+                    _print_rate(
+                        rate_scenario(
+                            stores.url(backend),
+                            workdir / f"{backend}-rate",
+                            args.rate_processes,
+                            args.rate_minutes,
+                            args.rate_time_scale,
+                        )
+                    )
+                if "errors" in scenarios:
+                    _print_errors(
+                        error_scenario(
+                            stores.url(backend),
+                            workdir / f"{backend}-errors",
+                            args.error_processes,
+                            args.error_seconds,
+                        )
+                    )
+                sys.stdout.flush()
+        finally:
+            stores.close()
+
+
+if __name__ == "__main__":
+    main()
