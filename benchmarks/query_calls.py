@@ -55,14 +55,7 @@ INVOICES = "salesinvoice/SalesInvoices"
 ACCOUNTS = "crm/Accounts"
 USER_ROLES = "users/UserRoles"
 USERS = "users/Users"
-SEED_QUERY = """select distinct
-    usr.fullname
-from  userroles@eol ure
-join  exactonlinerest..users@eol usr
-on   usr.userid = ure.userid
-and  usr.division = ure.division
-where ure.role = 274 /* Manage subscriptions. */
-and  coalesce(ure.enddate, sysdate) >= sysdate"""
+SEED_QUERY = (Path(__file__).resolve().parent.parent / "examples" / "seed.sql").read_text().strip()
 
 
 class Truth:

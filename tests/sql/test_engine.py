@@ -20,14 +20,7 @@ from exactsql.sql.dialect import SQLError
 from exactsql.sql.engine import Engine
 from tests.connections.helpers import make_connection
 
-SEED = """select distinct
-    usr.fullname
-from  userroles@eol ure
-join  exactonlinerest..users@eol usr
-on   usr.userid = ure.userid
-and  usr.division = ure.division
-where ure.role = 274 /* Manage subscriptions. */
-and  coalesce(ure.enddate, sysdate) >= sysdate"""
+SEED = (Path(__file__).resolve().parents[2] / "examples" / "seed.sql").read_text().strip()
 
 
 @pytest.fixture(scope="module")
