@@ -1,0 +1,178 @@
+"""``exactsql replicate``: a local copy of the books in SQLite, DuckDB or PostgreSQL, kept exact incrementally."""
+
+from __future__ import annotations
+
+import re
+import signal
+import threading
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from exactsql.config import Config
+from exactsql.errors import ConfigError
+
+console = Console()
+err = Console(stderr=True)
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_interval(text: str) -> float:
+    """``30``, ``30s``, ``5m``, ``1h`` or ``1d`` as seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text.lower())
+    if not match:
+        raise ConfigError(
+            f"--watch {text!r} is not an interval.", "Write e.g. 30s, 5m, 1h or a number of seconds."
+        )
+    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+
+
+def parse_divisions(values: list[str] | None) -> list[int] | str | None:
+    """``--divisions`` values: codes (comma-separated or repeated), or ``all``."""
+    if not values:
+        return None
+    parts = [p.strip() for v in values for p in v.split(",") if p.strip()]
+    if any(p.lower() == "all" for p in parts):
+        if len(parts) > 1:
+            raise ConfigError("--divisions all cannot be combined with division codes.")
+        return "all"
+    try:
+        return sorted({int(p) for p in parts})
+    except ValueError:
+        raise ConfigError(
+            f"--divisions {', '.join(values)!r} is not a list of division codes or 'all'."
+        ) from None
+
+
+def replicate(
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to", help="The replica: sqlite:///file.db, duckdb:///file.duckdb or postgresql://user@host/db."
+        ),
+    ],
+    connection: Annotated[
+        str | None, typer.Option("--connection", "-c", help="The connection (default: the only one, or eol).")
+    ] = None,
+    tables: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tables",
+            "-t",
+            help="Tables, e.g. crm/Accounts,TransactionLines (repeatable; default: the books).",
+        ),
+    ] = None,
+    divisions: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--divisions",
+            "-d",
+            help="Division codes (comma-separated or repeated) or 'all' (default: current).",
+        ),
+    ] = None,
+    watch: Annotated[
+        str | None, typer.Option("--watch", help="Run again every INTERVAL (30s, 5m, 1h) until Ctrl+C.")
+    ] = None,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker", help="Share the work with other processes on a PostgreSQL replica (and state store)."
+        ),
+    ] = False,
+    parallel: Annotated[int, typer.Option(min=1, max=64, help="Divisions replicated at the same time.")] = 4,
+    modified: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--modified",
+            help="Read these tables without sync by Modified instead of reloading them ('all': every one that can).",
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Replicate tables into SQLite, DuckDB or PostgreSQL: a full load first, then only the changes and deletions."""
+    from exactsql.api.session import open_session
+    from exactsql.cli_sql import _default_connection
+    from exactsql.replicate.progress import RichProgress
+    from exactsql.replicate.runner import Progress, RunReport
+    from exactsql.replicate.runner import replicate as run_once
+
+    config = Config.load()
+    name = connection or _default_connection(config)
+    codes = parse_divisions(divisions)
+    interval = parse_interval(watch) if watch else None
+    session = open_session(name, config)
+    stop = threading.Event()
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    worst = 0
+    try:
+        while True:
+            progress: Progress = Progress() if quiet else RichProgress(err)
+            if isinstance(progress, RichProgress):
+                with progress:
+                    report: RunReport = run_once(
+                        session, to, tables, codes, parallel, modified, progress, stop, worker
+                    )
+            else:
+                report = run_once(session, to, tables, codes, parallel, modified, progress, stop, worker)
+            worst = max(worst, _summary(report))
+            if interval is None or stop.is_set():
+                break
+            err.print(f"[dim]next run in {interval:,.0f} s (Ctrl+C to stop)[/]")
+            if stop.wait(interval):
+                break
+    except KeyboardInterrupt:
+        err.print("[yellow]Stopped.[/] What was committed stays; the next run goes on from there.")
+        worst = max(worst, 2)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        session.close()
+    if worst:
+        raise typer.Exit(worst)
+
+
+def _summary(report) -> int:  # type: ignore[no-untyped-def]
+    """Prints what a run did; returns 0 (all done), 2 (to be resumed) or 1 (errors)."""
+    counts = report.by_status()
+    parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    err.print(
+        f"[bold]run {report.run_id}[/]: {len(report.outcomes)} table/division item(s) ({parts or 'none'}), "
+        f"{report.rows:,} rows, {report.calls:,} API calls, {report.seconds:,.1f} s"
+    )
+    problems = [o for o in report.outcomes if o.status != "ok"]
+    if problems:
+        table = RichTable("table", "division", "status", "message", show_header=True, header_style="bold")
+        for o in problems:
+            table.add_row(o.table, str(o.division), o.status, (o.message or "")[:200])
+        err.print(table)
+    for name, division, owner in report.held_elsewhere:
+        err.print(f"[dim]{name} in division {division} is being replicated by {owner}[/]")
+    if any(o.status in ("error", "error-budget", "fatal") for o in problems):
+        return 1
+    if problems:
+        if any(o.status == "budget" for o in problems):
+            err.print(
+                "[yellow]A daily limit was reached:[/] the next run (on any machine) resumes where this one stopped."
+            )
+        return 2
+    return 0
+
+
+def main() -> None:
+    """``python -m exactsql.cli_replicate …`` (until the command is registered in ``exactsql``)."""
+    from exactsql.errors import ExactSQLError
+
+    try:
+        typer.run(replicate)
+    except ExactSQLError as exc:
+        err.print(f"[red]Error:[/] {exc.message}")
+        if exc.hint:
+            err.print(exc.hint)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""The progress of a run per table and division (rows, calls, waits for a rate window, ETA), with rich."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from exactsql.replicate import jobs
+from exactsql.replicate.runner import Outcome
+from exactsql.replicate.runner import Progress as RunProgress
+
+_STATUS_STYLE = {"ok": "green", "budget": "yellow", "stopped": "yellow", "lost": "yellow"}
+
+
+class _Item(jobs.ItemProgress):
+    def __init__(self, display: RichProgress, task: TaskID, expected: int | None) -> None:
+        self.display = display
+        self.task = task
+        self.expected = expected
+        self.done_rows = 0
+        self.n_calls = 0
+        self.n_waits = 0
+        self.waited = 0.0
+        self.started = time.monotonic()
+
+    def _fields(self) -> dict:
+        elapsed = max(1e-6, time.monotonic() - self.started)
+        rate = self.done_rows / elapsed
+        eta = "?"
+        if self.expected and rate > 0 and self.done_rows < self.expected:
+            eta = f"{(self.expected - self.done_rows) / rate:,.0f} s"
+        elif self.expected:
+            eta = "0 s"
+        waits = f"{self.n_waits} ({self.waited:,.0f} s)" if self.n_waits else "0"
+        return {"rows": f"{self.done_rows:,}", "calls": self.n_calls, "waits": waits, "eta": eta}
+
+    def rows(self, count: int) -> None:
+        self.done_rows += count
+        self.display.update(self.task, advance=count, **self._fields())
+
+    def calls(self, count: int) -> None:
+        self.n_calls = count
+        self.display.update(self.task, **self._fields())
+
+    def wait(self, seconds: float) -> None:
+        self.n_waits += 1
+        self.waited += seconds
+        self.display.update(self.task, **self._fields())
+
+
+class RichProgress(RunProgress):
+    """One line per (table, division): strategy, rows, calls, waits for a rate window, ETA, elapsed."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+        self.bar = Progress(
+            TextColumn("{task.description}", justify="left"),
+            BarColumn(bar_width=10),
+            TextColumn(
+                "{task.fields[rows]:>9} rows {task.fields[calls]:>4} calls {task.fields[waits]} waits "
+                "ETA {task.fields[eta]}"
+            ),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self._lock = threading.Lock()
+        self._tasks: dict[tuple[str, int], TaskID] = {}
+
+    def __enter__(self) -> RichProgress:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+    def update(self, task: TaskID, **kwargs: object) -> None:
+        """Updates a line (thread-safe)."""
+        with self._lock:
+            self.bar.update(task, **kwargs)  # type: ignore[arg-type]
+
+    def start(self, table: str, division: int, strategy: str, expected: int | None) -> jobs.ItemProgress:
+        label = f"{table} [dim]{division}[/] [cyan]{strategy}[/]"
+        with self._lock:
+            task = self.bar.add_task(label, total=expected, rows="0", calls=0, waits="0", eta="?")
+            self._tasks[(table, division)] = task
+        return _Item(self, task, expected)
+
+    def end(self, outcome: Outcome) -> None:
+        task = self._tasks.get((outcome.table, outcome.division))
+        if task is None:
+            return
+        style = _STATUS_STYLE.get(outcome.status, "red")
+        label = f"{outcome.table} [dim]{outcome.division}[/] [{style}]{outcome.status}[/]"
+        if outcome.deleted:
+            label += f" [dim]({outcome.deleted} deleted)[/]"
+        with self._lock:
+            task_obj = next((t for t in self.bar.tasks if t.id == task), None)
+            total = task_obj.completed if task_obj is not None else None
+            self.bar.update(task, description=label, total=total or 1, completed=total or 1, eta="-")

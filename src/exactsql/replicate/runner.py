@@ -1,0 +1,484 @@
+"""A replication run: the (table, division) items, claimed one at a time by threads (and by other processes
+sharing the target), one thread per division at a time, within the shared rate budgets.
+
+Every item is a row of the cursors table. A process claims one by a compare-and-set of its owner and lease
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL), renews its leases while it works, and fences every commit with
+its claim: a process that lost an item cannot commit to it. An item is due when it has not completed since
+the run began, so several processes started together share the work without doing any of it twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from exactsql.api.client import ExactClient
+from exactsql.api.session import Session
+from exactsql.catalog import load_catalog
+from exactsql.errors import (
+    ApiError,
+    ChainBrokenError,
+    ConfigError,
+    ErrorBudgetError,
+    ExactSQLError,
+    LoginError,
+    RateLimitError,
+    TokenBudgetError,
+)
+from exactsql.replicate import jobs
+from exactsql.replicate.plan import (
+    DELETED,
+    DELETIONS,
+    MODIFIED,
+    RELOAD,
+    SYNC,
+    TablePlan,
+    TableSpec,
+    deleted_plan,
+    entity_type_of,
+    plan_tables,
+    spec_for,
+    stage_name,
+)
+from exactsql.replicate.targets import CursorRow, LeaseLost, Target, TargetConnection, open_target
+
+log = logging.getLogger(__name__)
+
+#: How long a claim holds without renewal; a live process renews it every quarter of that.
+LEASE_SECONDS = 60.0
+#: How long the run history is kept.
+HISTORY_DAYS = 90.0
+FATAL = (ChainBrokenError, TokenBudgetError, LoginError, ConfigError)
+_live_owners: set[str] = set()
+
+
+@dataclass
+class Outcome:
+    """How one (table, division) ended in a run."""
+
+    table: str
+    division: int
+    strategy: str
+    status: str  # ok | budget | error-budget | error | lost | stopped
+    rows: int = 0
+    deleted: int = 0
+    calls: int = 0
+    errors: int = 0
+    waits: int = 0
+    seconds: float = 0.0
+    message: str | None = None
+
+
+@dataclass
+class RunReport:
+    """What a run did."""
+
+    run_id: str
+    divisions: list[int]
+    outcomes: list[Outcome] = field(default_factory=list)
+    held_elsewhere: list[tuple[str, int, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    fatal: str | None = None
+
+    @property
+    def calls(self) -> int:
+        """API calls of the run."""
+        return sum(o.calls for o in self.outcomes)
+
+    @property
+    def rows(self) -> int:
+        """Rows written (and deletions read)."""
+        return sum(o.rows for o in self.outcomes)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every item completed."""
+        return self.fatal is None and all(o.status == "ok" for o in self.outcomes)
+
+    def by_status(self) -> dict[str, int]:
+        """How many items ended in each status."""
+        out: dict[str, int] = {}
+        for o in self.outcomes:
+            out[o.status] = out.get(o.status, 0) + 1
+        return out
+
+
+class Progress:
+    """Progress of a run (the CLI's rich display implements it; this one shows nothing)."""
+
+    def start(self, table: str, division: int, strategy: str, expected: int | None) -> jobs.ItemProgress:
+        """An item began; returns where its progress goes."""
+        return jobs.ItemProgress()
+
+    def end(self, outcome: Outcome) -> None:
+        """An item ended."""
+
+
+def new_owner() -> str:
+    """This process's identity in claims: ``host:pid:token``."""
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    _live_owners.add(owner)
+    return owner
+
+
+def process_alive(host: str, pid: int) -> bool:
+    """Whether process ``pid`` of ``host`` may still be running (another host's processes: assumed so)."""
+    if host != socket.gethostname() or pid <= 0:
+        return True
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stealable(owner: str) -> bool:
+    """Whether a claim belongs to a process of this host that is gone (killed, crashed, or a run of this
+    process that has ended): its lease need not be waited for."""
+    host, _, rest = owner.partition(":")
+    pid_text, _, _token = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return owner not in _live_owners
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def resolve_divisions(session: Session, divisions: Sequence[int] | str | None) -> list[int]:
+    """The divisions to replicate: given codes, ``"all"`` the user's divisions, None the current one."""
+    client = session.client()
+    if divisions is None:
+        return [int(client.me()["CurrentDivision"])]
+    if isinstance(divisions, str):
+        if divisions.strip().lower() != "all":
+            return [int(d) for d in divisions.replace(" ", "").split(",") if d]
+        current = int(client.me()["CurrentDivision"])
+        codes = [
+            int(row["Code"])
+            for page in client.pages("system/Divisions", {"$select": "Code"}, current)
+            for row in page
+        ]
+        return sorted(set(codes))
+    return sorted({int(d) for d in divisions})
+
+
+def deletion_targets(conn: TargetConnection) -> dict[int, TableSpec]:
+    """The replicated tables ``sync/Deleted`` can name, by EntityType (whether in this run or not)."""
+    present = set(conn.tables())
+    out: dict[int, TableSpec] = {}
+    for table in load_catalog().tables:
+        path = table.path(SYNC)
+        if path is None or table.full_name == DELETED:
+            continue
+        entity_type = entity_type_of(path)
+        if entity_type is None:
+            continue
+        try:
+            spec = spec_for(table, path)
+        except ConfigError:
+            continue
+        if spec.name in present:
+            out[entity_type] = spec
+    return out
+
+
+def prepare(conn: TargetConnection, plans: list[TablePlan]) -> None:
+    """Creates or widens the target tables; a widened table read incrementally is read again in full."""
+    conn.ensure_meta()
+    for plan in plans:
+        added = conn.ensure_table(plan.spec)
+        if plan.strategy == RELOAD:
+            conn.ensure_table(plan.spec, stage_name(plan.spec.name))
+        if added and plan.strategy in (SYNC, MODIFIED):
+            log.warning("new columns in %s: %s; it is read again in full", plan.name, ", ".join(added))
+            conn.reset_cursor(plan.name)
+
+
+class Run:
+    """One round over the items of some tables and divisions."""
+
+    def __init__(
+        self,
+        session: Session,
+        target: Target,
+        plans: list[TablePlan],
+        divisions: list[int],
+        parallel: int = 4,
+        progress: Progress | None = None,
+        stop: threading.Event | None = None,
+        lease: float = LEASE_SECONDS,
+        worker: bool = False,
+    ) -> None:
+        self.session = session
+        self.worker = worker
+        self.target = target
+        self.plans = plans
+        self.divisions = divisions
+        self.parallel = max(1, parallel)
+        self.progress = progress or Progress()
+        self.stop = stop or threading.Event()
+        self.lease = lease
+        self.owner = new_owner()
+        self.run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        self.report = RunReport(self.run_id, divisions)
+        self._lock = threading.Lock()
+        self._busy: set[int] = set()
+        self._exhausted: set[int] = set()
+        self._fatal: BaseException | None = None
+        self._by_name = {p.name: p for p in plans}
+        self._deleted = deleted_plan()
+        self._targets: dict[int, TableSpec] = {}
+        self._done = threading.Event()
+
+    def items(self) -> list[tuple[str, int, str]]:
+        """Every (table, division, strategy) of the run; ``sync/Deleted`` once per division."""
+        out: list[tuple[str, int, str]] = []
+        if any(p.strategy == SYNC and p.entity_type is not None for p in self.plans):
+            out += [(DELETED, d, DELETIONS) for d in self.divisions]
+        for plan in self.plans:
+            for division in self.divisions if plan.partitioned else [0]:
+                out.append((plan.name, division, plan.strategy))
+        return out
+
+    def run(self) -> RunReport:
+        """Runs the round to its end (or until stopped); returns the report."""
+        started = time.perf_counter()
+        conn = self.target.connect()
+        try:
+            prepare(conn, self.plans)
+            conn.close_dead_runs(process_alive)
+            conn.prune_runs(HISTORY_DAYS)
+            items = self.items()
+            conn.add_items(items)
+            self._targets = deletion_targets(conn)
+            self._tables = sorted({t for t, _, _ in items})
+            self._all_divisions = sorted({d for _, d, _ in items})
+            self._round = conn.begin_round(self._tables, self._all_divisions, join=self.worker)
+        finally:
+            conn.close()
+        beat = threading.Thread(target=self._heartbeat, name="exactsql-lease", daemon=True)
+        beat.start()
+        threads = [
+            threading.Thread(target=self._worker, name=f"exactsql-replicate-{i}", daemon=True)
+            for i in range(min(self.parallel, max(1, len(self._all_divisions))))
+        ]
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.2)
+        except KeyboardInterrupt:
+            self.stop.set()
+            for thread in threads:
+                thread.join()
+            raise
+        finally:
+            self._done.set()
+            beat.join()
+            _live_owners.discard(self.owner)
+        self.report.seconds = time.perf_counter() - started
+        if self._fatal is not None:
+            self.report.fatal = str(self._fatal)
+            raise self._fatal
+        return self.report
+
+    def _heartbeat(self) -> None:
+        """Renews this process's leases every quarter of a lease until the run ends."""
+        conn = self.target.connect()
+        try:
+            while not self._done.wait(self.lease / 4):
+                with contextlib.suppress(Exception):
+                    conn.renew(self.owner, self.lease)
+        finally:
+            conn.close()
+
+    def _claim(self, conn: TargetConnection) -> tuple[CursorRow | None, int, list[CursorRow]]:
+        with self._lock:
+            divisions = [d for d in self._all_divisions if d not in self._exhausted]
+            if not divisions or self.stop.is_set():
+                return None, 0, []
+            row, waiting, held = conn.claim_next(
+                self._tables, divisions, self._round, self.owner, self.lease, self._busy, stealable
+            )
+            if row is not None:
+                self._busy.add(row.division)
+            return row, waiting, held
+
+    def _worker(self) -> None:
+        waits = {"n": 0}
+        current: dict[str, jobs.ItemProgress] = {}
+
+        def on_wait(seconds: float, what: str) -> None:
+            waits["n"] += 1
+            item = current.get("item")
+            if item is not None:
+                item.wait(seconds)
+
+        client = self.session.client(on_wait)
+        conn = self.target.connect()
+        try:
+            while not self.stop.is_set():
+                row, waiting, held = self._claim(conn)
+                if row is None:
+                    if waiting and not self.stop.is_set():
+                        time.sleep(0.1)
+                        continue
+                    with self._lock:
+                        for h in held:
+                            entry = (h.table_name, h.division, h.owner or "")
+                            if entry not in self.report.held_elsewhere:
+                                self.report.held_elsewhere.append(entry)
+                    return
+                try:
+                    self._one(row, client, conn, waits, current)
+                finally:
+                    with self._lock:
+                        self._busy.discard(row.division)
+        except BaseException as exc:
+            with self._lock:
+                if self._fatal is None:
+                    self._fatal = exc
+            self.stop.set()
+        finally:
+            conn.close()
+
+    def _one(
+        self,
+        row: CursorRow,
+        client: ExactClient,
+        conn: TargetConnection,
+        waits: dict[str, int],
+        current: dict[str, jobs.ItemProgress],
+    ) -> None:
+        """Works on one claimed item to its end; records it in the run history and the report."""
+        name, division = row.table_name, row.division
+        plan = self._deleted if name == DELETED else self._by_name[name]
+        expected = row.row_count if plan.strategy == RELOAD and row.loaded else None
+        item = self.progress.start(name, division, plan.strategy, expected)
+        current["item"] = item
+        job = jobs.Job(
+            plan, division, row, client, conn, self.owner, self.lease, item, self.stop.is_set,
+            calls_before=client.calls,
+        )  # fmt: skip
+        waits_before = waits["n"]
+        host, pid = socket.gethostname(), os.getpid()
+        conn.run_started(self.run_id, name, division, plan.strategy, host, pid)
+        started = time.perf_counter()
+        status, message, done = "ok", None, True
+        fatal: BaseException | None = None
+        try:
+            if plan.strategy == DELETIONS:
+                jobs.run_deleted(job, self._targets)
+            elif plan.strategy == SYNC:
+                jobs.run_sync(job)
+            elif plan.strategy == RELOAD:
+                jobs.run_reload(job)
+            else:
+                jobs.run_modified(job)
+        except RateLimitError as exc:
+            status, message, done = "budget", str(exc), False
+            with self._lock:
+                self._exhausted.add(division)
+        except ErrorBudgetError as exc:
+            status, message = "error-budget", str(exc)
+        except LeaseLost as exc:
+            status, message, done = "lost", str(exc), False
+        except jobs.Stopped:
+            status, message, done = "stopped", "the run was stopped", False
+        except FATAL as exc:
+            status, message, done, fatal = "fatal", str(exc), False, exc
+        except (ApiError, ExactSQLError) as exc:
+            status, message = "error", str(exc)
+            job.tally.errors += 1
+        except Exception as exc:
+            status, message = "error", f"{type(exc).__name__}: {exc}"
+            job.tally.errors += 1
+            log.exception("replicating %s in division %s failed", name, division)
+        current.pop("item", None)
+        outcome = Outcome(
+            name, division, plan.strategy, status, job.tally.rows, job.tally.deleted,
+            client.calls - job.calls_before, job.tally.errors, waits["n"] - waits_before,
+            time.perf_counter() - started, message,
+        )  # fmt: skip
+        with contextlib.suppress(Exception):
+            conn.run_ended(
+                self.run_id, name, division, status, outcome.rows, outcome.deleted, outcome.calls,
+                outcome.errors, outcome.waits, message,
+            )  # fmt: skip
+        with contextlib.suppress(Exception):
+            conn.release(name, division, self.owner, done=done and status != "lost")
+        with self._lock:
+            self.report.outcomes.append(outcome)
+        self.progress.end(outcome)
+        if fatal is not None:
+            raise fatal
+
+
+def replicate(
+    session: Session,
+    to: str,
+    tables: list[str] | None = None,
+    divisions: Sequence[int] | str | None = None,
+    parallel: int = 4,
+    modified: list[str] | None = None,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    worker: bool = False,
+    lease: float = LEASE_SECONDS,
+) -> RunReport:
+    """One replication round of ``tables`` in ``divisions`` into the target at ``to``.
+
+    Args:
+        session: the connection's session (logged in).
+        to: ``sqlite:///file.db``, ``duckdb:///file.duckdb`` or ``postgresql://…``.
+        tables: catalog names (``crm/Accounts``, ``TransactionLines``); None: ``DEFAULT_TABLES``.
+        divisions: codes, ``"all"``, or None for the current division.
+        parallel: threads (each works on one division at a time).
+        modified: tables without sync to read by ``Modified`` instead of reloading (``["all"]``: all that can).
+        worker: join other processes on a shared (PostgreSQL) target.
+    """
+    plans = plan_tables(tables, modified)
+    target = open_target(to)
+    if worker and not target.shared:
+        raise ConfigError(
+            "--worker needs a PostgreSQL replica, which processes on several machines can share.",
+            "Replicate to postgresql://… (and share the state store: EXACTSQL_STATE=postgresql://…).",
+        )
+    try:
+        codes = resolve_divisions(session, divisions)
+        return Run(session, target, plans, codes, parallel, progress, stop, lease, worker).run()
+    finally:
+        target.close()
+
+
+def watch(
+    interval: float,
+    once: Callable[[], RunReport],
+    stop: threading.Event,
+    on_report: Callable[[RunReport], None] | None = None,
+) -> None:
+    """Runs ``once`` every ``interval`` seconds until ``stop`` is set."""
+    while not stop.is_set():
+        report = once()
+        if on_report is not None:
+            on_report(report)
+        stop.wait(interval)

@@ -1,0 +1,512 @@
+"""The target protocol and what SQLite, DuckDB and PostgreSQL share: typed tables, upserts, deletes, the
+meta tables (cursors with their claims, and the run history), all of a page in one transaction."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from exactsql.api.convert import arrow_type
+from exactsql.catalog import Column
+from exactsql.replicate.plan import TableSpec, stage_name
+
+CURSORS = "exactsql_cursors"
+RUNS = "exactsql_runs"
+#: The cursors row that holds the start of the latest round (for ``--worker`` processes).
+ROUND = "(round)"
+
+
+class LeaseLost(RuntimeError):
+    """Another process took over a (table, division) this one held: its work is not committed."""
+
+
+@dataclass
+class CursorRow:
+    """The replication state of one (table, division).
+
+    Attributes:
+        cursor: the largest Timestamp committed (sync, Deleted), or the Modified cursor (CET ms).
+        resume: where an unfinished full reload or Modified read goes on (JSON), None when none is open.
+        loaded: a first full load has completed.
+        row_count: rows in the copy after the last completed load (reloads), or rows written so far.
+        owner, lease_until: the process working on it and until when its claim holds.
+        done_at: when the last run of it completed (epoch seconds, the target's clock).
+    """
+
+    table_name: str
+    division: int
+    strategy: str | None
+    cursor: int | None
+    resume: str | None
+    loaded: bool
+    row_count: int | None
+    owner: str | None
+    lease_until: float | None
+    done_at: float | None
+
+
+_CURSOR_COLUMNS = (
+    "table_name", "division", "strategy", "cursor", "resume", "loaded", "row_count", "owner", "lease_until",
+    "done_at",
+)  # fmt: skip
+
+
+def utc_now() -> dt.datetime:
+    """Now, as a naive UTC timestamp (for the run history)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class TargetConnection:
+    """One connection to a target (one per thread); subclasses give the dialect."""
+
+    placeholder = "?"
+    #: The null-safe equality operator.
+    same = "IS NOT DISTINCT FROM"
+    #: SQL type names by Edm type.
+    types: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self._in_transaction = False
+
+    # -- dialect hooks ------------------------------------------------------------------------------------
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Runs one statement; returns something with ``fetchall``."""
+        raise NotImplementedError
+
+    def execute_count(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Runs an INSERT/UPDATE/DELETE; returns the number of rows it changed."""
+        raise NotImplementedError
+
+    def _begin(self) -> None:
+        self.execute("BEGIN")
+
+    def _commit(self) -> None:
+        self.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        self.execute("ROLLBACK")
+
+    def column_types(self, table: str) -> dict[str, str] | None:
+        """The columns of ``table`` (name → declared type), None when it does not exist."""
+        raise NotImplementedError
+
+    def tables(self) -> list[str]:
+        """The tables in the target."""
+        raise NotImplementedError
+
+    def _upsert(self, name: str, spec: TableSpec, batch: pa.Table) -> None:
+        raise NotImplementedError
+
+    def _delete_keys(self, spec: TableSpec, division: int, keys: list, stamps: list[int] | None) -> int:
+        raise NotImplementedError
+
+    def read(self, table: str, columns: Sequence[Column], divisions: Sequence[int] | None = None) -> pa.Table:
+        """Rows of ``table`` (the given columns, typed as Arrow) in ``divisions`` (None: all)."""
+        raise NotImplementedError
+
+    def ts(self, value: dt.datetime) -> Any:
+        """A timestamp as this driver takes it."""
+        return value
+
+    def now(self) -> float:
+        """The clock that leases are judged by (epoch seconds)."""
+        return time.time()
+
+    def ddl_lock(self) -> None:
+        """Serialises schema changes between processes (inside a transaction; PostgreSQL only)."""
+
+    def close(self) -> None:
+        """Closes the connection."""
+
+    # -- helpers --------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def q(name: str) -> str:
+        """A quoted identifier."""
+        return '"' + name.replace('"', '""') + '"'
+
+    def p(self, n: int) -> str:
+        """``n`` placeholders, comma-separated."""
+        return ", ".join([self.placeholder] * n)
+
+    def sql_type(self, edm: str) -> str:
+        """The SQL type of an Edm type."""
+        return self.types.get(edm, self.types["Edm.String"])
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction: committed when the block ends, rolled back when it raises."""
+        if self._in_transaction:
+            yield
+            return
+        with self.target.write_lock:
+            self._begin()
+            self._in_transaction = True
+            try:
+                yield
+            except BaseException:
+                self._in_transaction = False
+                with contextlib.suppress(Exception):
+                    self._rollback()
+                raise
+            self._in_transaction = False
+            self._commit()
+
+    # -- tables ---------------------------------------------------------------------------------------------
+
+    def ensure_meta(self) -> None:
+        """Creates the meta tables if missing."""
+        with self.transaction():
+            self.ddl_lock()
+            self.execute(
+                f"CREATE TABLE IF NOT EXISTS {CURSORS} (table_name TEXT NOT NULL, division BIGINT NOT NULL, "
+                "strategy TEXT, cursor BIGINT, resume TEXT, loaded BOOLEAN, row_count BIGINT, owner TEXT, "
+                "lease_until DOUBLE PRECISION, done_at DOUBLE PRECISION, updated_at DOUBLE PRECISION, "
+                "PRIMARY KEY (table_name, division))"
+            )
+            self.execute(
+                f"CREATE TABLE IF NOT EXISTS {RUNS} (run_id TEXT NOT NULL, table_name TEXT NOT NULL, "
+                "division BIGINT NOT NULL, strategy TEXT, host TEXT, pid BIGINT, started TIMESTAMP, "
+                "ended TIMESTAMP, status TEXT, row_count BIGINT, deleted BIGINT, calls BIGINT, "
+                "errors BIGINT, waits BIGINT, message TEXT, PRIMARY KEY (run_id, table_name, division))"
+            )
+
+    def ensure_table(self, spec: TableSpec, name: str | None = None) -> list[str]:
+        """Creates the table of ``spec`` (or adds the columns it lacks); returns the added columns."""
+        name = name or spec.name
+        with self.transaction():
+            self.ddl_lock()
+            existing = self.column_types(name)
+            if existing is None:
+                cols = ", ".join(f"{self.q(c.name)} {self.sql_type(c.edm)}" for c in spec.columns)
+                key = f"{self.q('Division')}, {self.q(spec.key)}"
+                self.execute(f"CREATE TABLE {self.q(name)} ({cols}, PRIMARY KEY ({key}))")
+                return []
+            known = {n.lower() for n in existing}
+            added = [c for c in spec.columns if c.name.lower() not in known]
+            for column in added:
+                self.execute(
+                    f"ALTER TABLE {self.q(name)} ADD COLUMN {self.q(column.name)} {self.sql_type(column.edm)}"
+                )
+            return [c.name for c in added]
+
+    def upsert(self, spec: TableSpec, batch: pa.Table, stage: bool = False) -> None:
+        """Inserts or replaces rows by (Division, key); ``batch`` has the columns of ``spec``."""
+        if batch.num_rows:
+            self._upsert(stage_name(spec.name) if stage else spec.name, spec, batch)
+
+    def delete_keys(self, spec: TableSpec, division: int, keys: list, stamps: list[int] | None = None) -> int:
+        """Deletes rows by key in one division; with ``stamps``, only where the row's Timestamp ≤ its stamp."""
+        if not keys:
+            return 0
+        return self._delete_keys(spec, division, keys, stamps if spec.has_timestamp else None)
+
+    def clear_stage(self, spec: TableSpec, division: int) -> None:
+        """Empties the staging rows of one division."""
+        self.execute(
+            f"DELETE FROM {self.q(stage_name(spec.name))} WHERE {self.q('Division')} = {self.placeholder}",
+            [division],
+        )
+
+    def replace_from_stage(self, spec: TableSpec, division: int) -> int:
+        """Replaces the rows of one division by its staged rows; returns how many there are now."""
+        table, stage, div = self.q(spec.name), self.q(stage_name(spec.name)), self.q("Division")
+        cols = ", ".join(self.q(c) for c in spec.column_names)
+        self.execute(f"DELETE FROM {table} WHERE {div} = {self.placeholder}", [division])
+        count = self.execute_count(
+            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} WHERE {div} = {self.placeholder}",
+            [division],
+        )
+        self.clear_stage(spec, division)
+        return count
+
+    def count(self, table: str, division: int | None = None) -> int:
+        """Rows of ``table`` (in one division)."""
+        if division is None:
+            return int(self.execute(f"SELECT count(*) FROM {self.q(table)}").fetchall()[0][0])
+        rows = self.execute(
+            f"SELECT count(*) FROM {self.q(table)} WHERE {self.q('Division')} = {self.placeholder}",
+            [division],
+        ).fetchall()
+        return int(rows[0][0])
+
+    # -- cursors and claims ---------------------------------------------------------------------------------
+
+    def _cursor_row(self, values: Sequence[Any]) -> CursorRow:
+        data = dict(zip(_CURSOR_COLUMNS, values, strict=True))
+        data["loaded"] = bool(data["loaded"])
+        data["division"] = int(data["division"])
+        return CursorRow(**data)
+
+    def cursor(self, table: str, division: int) -> CursorRow | None:
+        """The state of one (table, division), or None."""
+        rows = self.execute(
+            f"SELECT {', '.join(_CURSOR_COLUMNS)} FROM {CURSORS} WHERE table_name = {self.placeholder} "
+            f"AND division = {self.placeholder}",
+            [table, division],
+        ).fetchall()
+        return self._cursor_row(rows[0]) if rows else None
+
+    def cursors(self) -> list[CursorRow]:
+        """Every (table, division) state."""
+        rows = self.execute(
+            f"SELECT {', '.join(_CURSOR_COLUMNS)} FROM {CURSORS} ORDER BY table_name, division"
+        ).fetchall()
+        return [self._cursor_row(r) for r in rows]
+
+    def add_items(self, items: Sequence[tuple[str, int, str]]) -> None:
+        """Makes sure a cursor row exists for every (table, division, strategy)."""
+        with self.transaction():
+            for table, division, strategy in items:
+                self.execute(
+                    f"INSERT INTO {CURSORS} (table_name, division, strategy, loaded) VALUES ({self.p(4)}) "
+                    "ON CONFLICT (table_name, division) DO NOTHING",
+                    [table, division, strategy, False],
+                )
+
+    def candidates(
+        self, tables: Sequence[str], divisions: Sequence[int], due_before: float
+    ) -> list[CursorRow]:
+        """Items of these tables and divisions not completed since ``due_before``, in work order."""
+        rows = self.execute(
+            f"SELECT {', '.join(_CURSOR_COLUMNS)} FROM {CURSORS} WHERE table_name IN ({self.p(len(tables))}) "
+            f"AND division IN ({self.p(len(divisions))}) AND (done_at IS NULL OR done_at < {self.placeholder}) "
+            "ORDER BY CASE WHEN table_name = 'sync/Deleted' THEN 0 ELSE 1 END, division, table_name",
+            [*tables, *divisions, due_before],
+        ).fetchall()
+        return [self._cursor_row(r) for r in rows]
+
+    for_update = ""
+
+    def begin_round(self, tables: Sequence[str], divisions: Sequence[int], join: bool) -> float:
+        """The start of this process's round: a new one (now), or with ``join`` the open one, i.e. the last
+        round begun while some of these items are still due since its start (workers started together share
+        it; one started after it has ended begins the next)."""
+        with self.transaction():
+            self.execute(
+                f"INSERT INTO {CURSORS} (table_name, division, strategy, loaded) VALUES ({self.p(4)}) "
+                "ON CONFLICT (table_name, division) DO NOTHING",
+                [ROUND, 0, "round", False],
+            )
+            rows = self.execute(
+                f"SELECT cursor FROM {CURSORS} WHERE table_name = {self.placeholder} AND division = 0{self.for_update}",
+                [ROUND],
+            ).fetchall()
+            now = self.now()
+            last = rows[0][0] / 1000 if rows and rows[0][0] is not None else None
+            if join and last is not None and self.candidates(tables, divisions, last):
+                return last
+            self.execute(
+                f"UPDATE {CURSORS} SET cursor = {self.placeholder} WHERE table_name = {self.placeholder} AND division = 0",
+                [int(now * 1000), ROUND],
+            )
+            return now
+
+    def try_claim(self, row: CursorRow, owner: str, ttl: float) -> bool:
+        """Takes ``row`` for ``owner`` if nobody changed its claim since it was read (compare-and-set)."""
+        with self.transaction():
+            return (
+                self.execute_count(
+                    f"UPDATE {CURSORS} SET owner = {self.placeholder}, lease_until = {self.placeholder} "
+                    f"WHERE table_name = {self.placeholder} AND division = {self.placeholder} "
+                    f"AND owner {self.same} {self.placeholder} AND lease_until {self.same} {self.placeholder}",
+                    [owner, self.now() + ttl, row.table_name, row.division, row.owner, row.lease_until],
+                )
+                == 1
+            )
+
+    def claim_next(
+        self,
+        tables: Sequence[str],
+        divisions: Sequence[int],
+        due_before: float,
+        owner: str,
+        ttl: float,
+        busy: set[int],
+        stealable: Callable[[str], bool],
+    ) -> tuple[CursorRow | None, int, list[CursorRow]]:
+        """Claims the next due item that no live process holds, outside the ``busy`` divisions.
+
+        Returns the claimed item (or None), how many due items wait for a busy division of this process,
+        and the due items other live processes hold.
+        """
+        now = self.now()
+        waiting, held = 0, []
+        for row in self.candidates(tables, divisions, due_before):
+            if row.owner == owner:
+                waiting += 1
+                continue
+            free = row.owner is None or (row.lease_until or 0) < now or stealable(row.owner)
+            if not free:
+                held.append(row)
+                continue
+            if row.division in busy:
+                waiting += 1
+                continue
+            if self.try_claim(row, owner, ttl):
+                return self.cursor(row.table_name, row.division), waiting, held
+            held.append(row)
+        return None, waiting, held
+
+    def save(self, table: str, division: int, owner: str, ttl: float, **values: Any) -> None:
+        """Updates the state of an item this process holds (inside the caller's transaction), renewing the
+        lease; LeaseLost when another process holds it now."""
+        sets = [f"{k} = {self.placeholder}" for k in values]
+        sets += [f"lease_until = {self.placeholder}", f"updated_at = {self.placeholder}"]
+        now = self.now()
+        changed = self.execute_count(
+            f"UPDATE {CURSORS} SET {', '.join(sets)} WHERE table_name = {self.placeholder} "
+            f"AND division = {self.placeholder} AND owner = {self.placeholder}",
+            [*values.values(), now + ttl, now, table, division, owner],
+        )
+        if changed != 1:
+            raise LeaseLost(f"{table} in division {division} is no longer held by this process")
+
+    def release(self, table: str, division: int, owner: str, done: bool) -> None:
+        """Gives up the claim (and marks the item done for this round)."""
+        with self.transaction():
+            extra = f", done_at = {self.placeholder}" if done else ""
+            params: list[Any] = [self.now()] if done else []
+            self.execute(
+                f"UPDATE {CURSORS} SET owner = NULL, lease_until = NULL{extra} WHERE table_name = "
+                f"{self.placeholder} AND division = {self.placeholder} AND owner = {self.placeholder}",
+                [*params, table, division, owner],
+            )
+
+    def renew(self, owner: str, ttl: float) -> int:
+        """Extends every lease ``owner`` holds; returns how many."""
+        with self.transaction():
+            return self.execute_count(
+                f"UPDATE {CURSORS} SET lease_until = {self.placeholder} WHERE owner = {self.placeholder}",
+                [self.now() + ttl, owner],
+            )
+
+    def reset_cursor(self, table: str) -> None:
+        """Makes every division of ``table`` read everything again (after new columns were added)."""
+        with self.transaction():
+            self.execute(
+                f"UPDATE {CURSORS} SET cursor = NULL, resume = NULL WHERE table_name = {self.placeholder}",
+                [table],
+            )
+
+    # -- run history ----------------------------------------------------------------------------------------
+
+    def run_started(self, run_id: str, table: str, division: int, strategy: str, host: str, pid: int) -> None:
+        """Records the start of one (table, division) in the run history."""
+        with self.transaction():
+            self.execute(
+                f"INSERT INTO {RUNS} (run_id, table_name, division, strategy, host, pid, started, status) "
+                f"VALUES ({self.p(8)}) ON CONFLICT (run_id, table_name, division) DO NOTHING",
+                [run_id, table, division, strategy, host, pid, self.ts(utc_now()), "running"],
+            )
+
+    def run_ended(
+        self,
+        run_id: str,
+        table: str,
+        division: int,
+        status: str,
+        rows: int,
+        deleted: int,
+        calls: int,
+        errors: int,
+        waits: int,
+        message: str | None,
+    ) -> None:
+        """Records the end of one (table, division) in the run history."""
+        with self.transaction():
+            self.execute(
+                f"UPDATE {RUNS} SET ended = {self.placeholder}, status = {self.placeholder}, row_count = "
+                f"{self.placeholder}, deleted = {self.placeholder}, calls = {self.placeholder}, errors = "
+                f"{self.placeholder}, waits = {self.placeholder}, message = {self.placeholder} WHERE run_id = "
+                f"{self.placeholder} AND table_name = {self.placeholder} AND division = {self.placeholder}",
+                [
+                    self.ts(utc_now()), status, rows, deleted, calls, errors, waits, message, run_id, table,
+                    division,
+                ],
+            )  # fmt: skip
+
+    def close_dead_runs(self, alive: Callable[[str, int], bool]) -> int:
+        """Marks ``running`` entries of processes that are gone (``alive(host, pid)`` is False) as
+        ``interrupted``; returns how many."""
+        rows = self.execute(
+            f"SELECT run_id, table_name, division, host, pid FROM {RUNS} WHERE status = 'running'"
+        ).fetchall()
+        dead = [r for r in rows if not alive(r[3] or "", int(r[4] or 0))]
+        with self.transaction():
+            for run_id, table, division, _host, _pid in dead:
+                self.execute(
+                    f"UPDATE {RUNS} SET status = 'interrupted', message = {self.placeholder} WHERE run_id = "
+                    f"{self.placeholder} AND table_name = {self.placeholder} AND division = {self.placeholder}",
+                    ["the process ended before this item did (killed?); the next run went on from its last commit",
+                     run_id, table, division],
+                )  # fmt: skip
+        return len(dead)
+
+    def prune_runs(self, days: float) -> int:
+        """Deletes run history older than ``days``; returns how many entries went."""
+        cutoff = utc_now() - dt.timedelta(days=days)
+        with self.transaction():
+            return self.execute_count(
+                f"DELETE FROM {RUNS} WHERE started < {self.placeholder} AND status <> 'running'",
+                [self.ts(cutoff)],
+            )
+
+    def runs(self, run_id: str | None = None) -> list[dict]:
+        """The run history (of one run)."""
+        where = f" WHERE run_id = {self.placeholder}" if run_id else ""
+        cur = self.execute(
+            "SELECT run_id, table_name, division, strategy, host, pid, started, ended, status, row_count, "
+            f"deleted, calls, errors, waits, message FROM {RUNS}{where} ORDER BY started, table_name, division",
+            [run_id] if run_id else [],
+        )
+        names = (
+            "run_id", "table_name", "division", "strategy", "host", "pid", "started", "ended", "status",
+            "row_count", "deleted", "calls", "errors", "waits", "message",
+        )  # fmt: skip
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+class Target:
+    """A replica database: opens connections (one per thread) of its dialect."""
+
+    dialect = ""
+    connection_class: type[TargetConnection] = TargetConnection
+    #: Whether other processes can write to it at the same time (PostgreSQL), for ``--worker``.
+    shared = False
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.write_lock: Any = threading.RLock()
+
+    def connect(self) -> TargetConnection:
+        """A new connection."""
+        return self.connection_class(self)
+
+    def close(self) -> None:
+        """Releases what the target holds."""
+
+
+def arrow_for(values: list, edm: str) -> pa.Array:
+    """Python values read back from a target as an Arrow array of the Edm type's Arrow type."""
+    kind = arrow_type(edm)
+    if edm == "Edm.DateTime":
+        if any(isinstance(v, str) for v in values):
+            return pa.array(values, pa.string()).cast(pa.timestamp("ms"))
+        return pa.array(values, pa.timestamp("ms"))
+    if edm == "Edm.Boolean":
+        return pa.array([None if v is None else bool(v) for v in values], pa.bool_())
+    if kind == pa.string():
+        return pa.array([None if v is None else str(v) for v in values], pa.string())
+    if pa.types.is_floating(kind):
+        return pa.array([None if v is None else float(v) for v in values], kind)
+    return pa.array(values, kind)
