@@ -42,6 +42,9 @@ def _register() -> None:
 
     app.command()(cli_sql.query)
     app.command()(cli_sql.explain)
+    from exactsql import cli_replicate
+
+    app.command()(cli_replicate.replicate)
 
 
 @app.command()

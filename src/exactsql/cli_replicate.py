@@ -94,13 +94,13 @@ def replicate(
 ) -> None:
     """Replicate tables into SQLite, DuckDB or PostgreSQL: a full load first, then only the changes and deletions."""
     from exactsql.api.session import open_session
-    from exactsql.cli_sql import _default_connection
+    from exactsql.cli_sql import default_connection
     from exactsql.replicate.progress import RichProgress
     from exactsql.replicate.runner import Progress, RunReport
     from exactsql.replicate.runner import replicate as run_once
 
     config = Config.load()
-    name = connection or _default_connection(config)
+    name = connection or default_connection(config)
     codes = parse_divisions(divisions)
     interval = parse_interval(watch) if watch else None
     session = open_session(name, config)

@@ -41,7 +41,7 @@ def _sql_text(sql: str) -> str:
     return sql
 
 
-def _default_connection(config: Config) -> str:
+def default_connection(config: Config) -> str:
     if "eol" in config.connections:
         return "eol"
     if len(config.connections) == 1:
@@ -58,7 +58,7 @@ def _engine(connection: str | None, aliases: list[str] | None, cache_max_age: fl
     from exactsql.sql.engine import Engine
 
     config = Config.load()
-    names = {"eol": connection or _default_connection(config)}
+    names = {"eol": connection or default_connection(config)}
     for item in aliases or []:
         alias, sep, name = item.partition("=")
         if not sep or not alias or not name:
@@ -84,12 +84,23 @@ def query(
     cache_max_age: Annotated[
         float | None, typer.Option(help="Serve repeated fetches younger than this (seconds).")
     ] = None,
+    replica: Annotated[
+        str | None, typer.Option(help="Answer from a replica (sqlite:///…, duckdb:///…, postgresql://…): no API calls.")
+    ] = None,
 ) -> None:
     """Run SQL on Exact Online (several statements: the last one's result is written)."""
     from exactsql.sql import output as out
 
     if fmt not in out.FORMATS:
         raise ConfigError(f"Unknown format {fmt!r}.", f"Use one of {', '.join(out.FORMATS)}.")
+    if replica is not None:
+        from exactsql.replicate.query import ReplicaEngine
+
+        answers = ReplicaEngine(replica).run(_sql_text(sql))
+        if answers[-1].table is not None:
+            out.write(answers[-1].table, fmt, output, console)
+        err.print("[dim]answered from the replica: 0 API calls[/]")
+        return
     engine = _engine(connection, alias, cache_max_age)
     started = time.perf_counter()
     results = engine.run(_sql_text(sql), max_calls)
@@ -129,7 +140,11 @@ def explain(
             remaining = _day_remaining(engine, spec.ref.alias, divisions)
             calls = spec.estimated_calls
             total += calls or 0
-            share = f" ({100 * calls / remaining:.2f}% of today's remaining {remaining:,})" if calls is not None and remaining else ""
+            share = (
+                f" ({100 * calls / remaining:.2f}% of today's remaining {remaining:,})"
+                if calls is not None and remaining
+                else ""
+            )
             rows = [
                 ("endpoint", f"{spec.path.endpoint}  ({spec.path.kind}, {spec.path.page_size} rows a page)"),
                 ("$filter", spec.filter or "(none)"),

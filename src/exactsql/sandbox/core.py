@@ -54,7 +54,7 @@ class Stats:
             "token_calls": self.token_calls,
             "token_errors": dict(self.token_errors),
             "api_calls": self.api_calls,
-            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+            "by_status": {str(k): v for k, v in sorted(self.by_status.items(), key=lambda kv: str(kv[0]))},
             "rate_limited": self.rate_limited,
             "error_budget_blocks": self.error_budget_blocks,
             "expired_token_401": self.expired_token_401,
