@@ -14,8 +14,8 @@ Started by ``benchmarks/cluster_tokens.py`` (and ``tests/connections/test_cluste
    ``X-RateLimit-Minutely-Reset``) the responses seen.
 
 Modes: ``mix`` (a filtered GLAccounts GET in the division, every ``--me-every``-th call ``current/Me``),
-``division`` (only the division GET: the rate test), ``spin`` (asks for a token every millisecond, calls
-``current/Me`` every 25 ms: a process that is first to refresh, for the kill trials), ``errors`` (a GET that answers 400).
+``division`` (only the division GET: the rate test), ``spin`` (asks for a token without pause when the chain is
+due, calls ``current/Me`` every 0.25 s: a process that is first to refresh, for the kill trials), ``errors`` (a GET that answers 400).
 With ``--status-file`` the counters are also written there every 0.1 s (for a harness watching live).
 """
 
@@ -144,10 +144,15 @@ class Worker:
             self.write_status()
 
     def _spin(self, client: Any) -> None:
-        deadline = time.monotonic() + 0.025
+        """Asks for a token without pause from just before the chain is due (for 0.25 s at most)."""
+        broker = client.broker
+        chain = broker.read()
+        if chain is not None and not chain.broken:
+            time.sleep(min(0.25, max(0.0, chain.refresh_at - broker.clock.now() - 0.02)))
+        deadline = time.monotonic() + 0.25
         while time.monotonic() < deadline:
-            client.broker.access_token()
-            time.sleep(0.001)
+            broker.access_token()
+            time.sleep(0)
 
     # -- reporting --------------------------------------------------------------------------------------
 

@@ -7,8 +7,11 @@ have seen. The benchmark runs the long versions (6 simulated hours, 100 kill tri
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
+import pytest
 from benchmarks.cluster_tokens import (
     POINTS,
     error_scenario,
@@ -16,6 +19,10 @@ from benchmarks.cluster_tokens import (
     rate_scenario,
     token_scenario,
 )
+
+from exactsql.api.budget import ErrorBudget, RateBudget, RateState, Window
+from exactsql.errors import ErrorBudgetError
+from exactsql.state.memory import MemoryStore
 
 #: 600 / 60 = a token lives 10 s and may be refreshed in its last 0.5 s; a minute window lasts 1 s.
 TIME_SCALE = 60
@@ -47,7 +54,9 @@ def test_kill_at_the_refresh_failpoints(tmp_path: Path) -> None:
     """SIGKILL while holding the refresh lock: the others refresh and carry on. SIGKILL between Exact's
     answer and the store write: the new pair dies with the process (no client can save it); the others
     see 'Old refresh token used' once, mark the chain broken and stop, and a new login restores them."""
-    series = kill_scenario(sqlite_url(tmp_path), tmp_path / "run", trials=10, processes=4, time_scale=120, seed=7)
+    series = kill_scenario(
+        sqlite_url(tmp_path), tmp_path / "run", trials=10, processes=4, time_scale=150, seed=7
+    )
     trials = series.trials
     assert len(trials) == 10
     assert {t.point for t in trials} == set(POINTS)
@@ -85,3 +94,97 @@ def test_an_endpoint_answering_400_stops_at_the_reserve(tmp_path: Path) -> None:
     assert r["error_budget_blocks"] == 0, r
     assert r["refused_by_exactsql"] > 0, r
     assert set(r["worker_errors"]) == {"ApiError:400", "ErrorBudgetError"}, r
+
+
+# --- the budget rules these runs rely on: one process, no servers ------------------------------------------
+
+GL = "financial/glaccounts"
+
+
+class FixedClock:
+    def __init__(self, now: float) -> None:
+        self.t = now
+
+    def now(self) -> float:
+        return self.t
+
+
+def rates_at(now: float, minute: Window | None = None) -> tuple[RateBudget, FixedClock]:
+    store, clock = MemoryStore(), FixedClock(now)
+    rates = RateBudget(store, "app", 60, 5000, clock)  # type: ignore[arg-type]
+    if minute is not None:
+        state = RateState(minute, Window(limit=5000)).dump()
+        store.update(rates._key(1), lambda _: (state, None))
+    return rates, clock
+
+
+def test_a_window_learns_its_length_across_a_roll() -> None:
+    """Processes roll a window before the next answer comes: its length is learned all the same, so the
+    guard at its ends is 3% of it, not half a second (a whole window at time scale 120)."""
+    w = Window(limit=60)
+    w.reconcile(60, 59, 100.0)
+    w.roll(100.6)
+    w.used += 1
+    w.reconcile(60, 59, 101.0)
+    assert w.length == pytest.approx(1.0)
+    assert w.guard() == pytest.approx(0.03)
+
+
+def test_a_late_answer_from_the_ended_window_keeps_the_new_count() -> None:
+    w = Window(used=60, limit=60, reset=100.0, length=1.0)
+    w.roll(100.05)
+    w.used = 7  # admitted in the new window, still in flight
+    w.reconcile(60, 0, 100.0)  # an answer from the full window that ended
+    assert (w.used, w.reset) == (7, None)
+
+
+def test_a_call_that_lands_in_the_next_window_is_counted_there() -> None:
+    w = Window(used=10, limit=60, reset=101.0, ended=100.0, length=1.0)
+    w.reconcile(60, 50, 101.0, admitted=100.0)  # counted in the window ending at 100 here, at 101 by Exact
+    assert w.used == 11
+
+
+@pytest.mark.parametrize(
+    ("now", "used", "waits"),
+    [(100.5, 60, True), (100.5, 10, False), (100.975, 10, True), (101.02, 10, True), (101.04, 10, False)],
+)
+def test_no_call_close_to_a_reset(now: float, used: int, waits: bool) -> None:
+    """A window in use closes 3% of its length before its reset and the next opens 3% after it (this clock
+    may run a little ahead of Exact's); a full window waits until then too."""
+    rates, clock = rates_at(now, Window(used=used, limit=60, reset=101.0, length=1.0))
+    done = threading.Event()
+    threading.Thread(target=lambda: (rates.acquire(1), done.set()), daemon=True).start()
+    assert done.wait(0.2) is not waits
+    clock.t = 101.05
+    assert done.wait(2)
+
+
+def test_a_429_from_a_window_already_rolled_past_leaves_the_new_one() -> None:
+    rates, _ = rates_at(101.05, Window(used=60, limit=60, reset=101.0, length=1.0))
+    assert rates.acquire(1) == pytest.approx(102.0)  # rolled: counted in the window ending at 102
+    before = rates.state(1)
+    assert rates.exhausted(1, {"X-RateLimit-Minutely-Reset": "101000"}) > 0  # wait a moment, then again
+    assert rates.state(1) == before  # neither the count nor the reset moved back
+
+
+def test_calls_in_flight_hold_the_rest_of_the_error_reserve() -> None:
+    """Errors plus calls in flight never exceed the reserve: however many processes call an endpoint that
+    fails, Exact never counts more than the reserve."""
+    errors = ErrorBudget(MemoryStore(), "app", "user", 10, 8, FixedClock(time.time()))  # type: ignore[arg-type]
+    tickets = [errors.admit(1, GL) for _ in range(8)]
+    admitted: list[str] = []
+    waiter = threading.Thread(target=lambda: admitted.append(errors.admit(1, GL)), daemon=True)
+    waiter.start()
+    waiter.join(0.1)
+    assert waiter.is_alive()  # 8 in flight: every one of them may fail
+    errors.settle(tickets[0], 400, 1, GL)
+    waiter.join(0.1)
+    assert waiter.is_alive()  # 1 error + 7 in flight
+    errors.settle(tickets[1], 200, 1, GL)
+    waiter.join(2)
+    assert admitted  # 1 error + 6 in flight: room for one more
+    for ticket in [*tickets[2:], admitted[0]]:
+        errors.settle(ticket, 400, 1, GL)
+    assert errors.used(1, GL) == 8
+    with pytest.raises(ErrorBudgetError):
+        errors.admit(1, GL)

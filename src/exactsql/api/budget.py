@@ -345,18 +345,20 @@ class ErrorBudget:
                 f"Calls to it resume at {next_hour:%H:%M} UTC. Fix the request that fails first.",
             )
 
-    def _room(self, keys: list[str], now: float) -> bool:
+    def _changed(self, keys: list[str], now: float) -> bool:
+        """Whether a slot looks free, or the reserve is used up (reads only: no write while waiting)."""
         raw, flight = self.store.get(keys[0]), self.store.get(keys[1])
+        errors = int(raw or b"0")
         slots = [d for d in (orjson.loads(flight) if flight else {}).values() if d > now]
-        return int(raw or b"0") + len(slots) < self.reserve
+        return errors >= self.reserve or errors + len(slots) < self.reserve
 
     def admit(self, division: int | None, endpoint: str) -> str:
         """Takes a slot for a call about to be made (waiting while calls in flight hold what is left of the
         reserve); ErrorBudgetError when the reserve is reached. Returns the ticket to :meth:`settle`."""
         ticket = secrets.token_hex(8)
-        keys = [self._key(division, endpoint), self._flight_key(division, endpoint)]
         while True:
             now = self.clock.now()
+            keys = [self._key(division, endpoint), self._flight_key(division, endpoint)]  # this hour's
 
             def take(values: list[bytes | None], now: float = now) -> tuple[list[bytes | None], str]:
                 raw, flight = values
@@ -376,7 +378,7 @@ class ErrorBudget:
                 self.check(division, endpoint)  # raises (unless the hour has just turned: then try again)
                 continue
             time.sleep(0.01)
-            while not self._room(keys, self.clock.now()):  # reads only, until a slot looks free
+            while not self._changed(keys, self.clock.now()):
                 time.sleep(0.01)
 
     def settle(self, ticket: str, status: int | None, division: int | None, endpoint: str) -> None:
