@@ -8,5 +8,6 @@ python3 -m venv .venv
 pip install --quiet --upgrade pip
 pip install --quiet -e '.[dev]'
 ruff check src tests benchmarks scripts
+ruff format --check src tests benchmarks scripts
 mypy
 pytest -q "$@"

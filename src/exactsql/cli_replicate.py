@@ -140,7 +140,8 @@ def _summary(report) -> int:  # type: ignore[no-untyped-def]
     parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     err.print(
         f"[bold]run {report.run_id}[/]: {len(report.outcomes)} table/division item(s) ({parts or 'none'}), "
-        f"{report.rows:,} rows, {report.calls:,} API calls, {report.seconds:,.1f} s"
+        f"{report.rows:,} rows, {report.calls:,} API calls, {report.seconds:,.1f} s",
+        soft_wrap=True,
     )
     problems = [o for o in report.outcomes if o.status != "ok"]
     if problems:

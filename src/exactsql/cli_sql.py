@@ -85,7 +85,8 @@ def query(
         float | None, typer.Option(help="Serve repeated fetches younger than this (seconds).")
     ] = None,
     replica: Annotated[
-        str | None, typer.Option(help="Answer from a replica (sqlite:///…, duckdb:///…, postgresql://…): no API calls.")
+        str | None,
+        typer.Option(help="Answer from a replica (sqlite:///…, duckdb:///…, postgresql://…): no API calls."),
     ] = None,
 ) -> None:
     """Run SQL on Exact Online (several statements: the last one's result is written)."""

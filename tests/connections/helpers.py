@@ -28,7 +28,9 @@ def make_connection(info: dict, name: str = "eol", **overrides: object) -> Conne
     connection = Connection(name, info["base_url"], info["client_id"], info["redirect_uri"], **overrides)  # type: ignore[arg-type]
     store = open_store(config.state_url())
     try:
-        credentials.save_client_secret(store, load_secret_box(Path(os.environ["EXACTSQL_HOME"])), connection, info["client_secret"])
+        credentials.save_client_secret(
+            store, load_secret_box(Path(os.environ["EXACTSQL_HOME"])), connection, info["client_secret"]
+        )
     finally:
         store.close()
     config.connections[name] = connection

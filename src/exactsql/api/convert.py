@@ -66,7 +66,9 @@ def _dates(values: pa.Array) -> pa.Array:
 def page_to_arrow(body: bytes, columns: Sequence[Column]) -> pa.Table:
     """One page (``{"d": {"results": [...]}}``) as an Arrow table with ``columns``."""
     try:
-        options = pajson.ParseOptions(explicit_schema=_read_schema(columns), unexpected_field_behavior="ignore")
+        options = pajson.ParseOptions(
+            explicit_schema=_read_schema(columns), unexpected_field_behavior="ignore"
+        )
         whole = pajson.ReadOptions(block_size=len(body) + 1, use_threads=False)  # one page is one JSON object
         read = pajson.read_json(io.BytesIO(body), parse_options=options, read_options=whole)
         results = read.column("d").combine_chunks().field("results").flatten()

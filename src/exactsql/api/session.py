@@ -183,7 +183,9 @@ class Session:
                 headers={"Authorization": f"Bearer {body['access_token']}", "Accept": "application/json"},
             )
         except httpx.TransportError as exc:
-            raise LoginError(f"Signed in, but current/Me could not be reached: {exc}.", "Run the login again.") from None
+            raise LoginError(
+                f"Signed in, but current/Me could not be reached: {exc}.", "Run the login again."
+            ) from None
         if me.status_code != 200:
             raise LoginError(
                 f"Signed in, but current/Me answered {me.status_code}: {error_message(me)}.",

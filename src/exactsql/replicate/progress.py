@@ -55,7 +55,10 @@ class RichProgress(RunProgress):
     """One line per (table, division): strategy, rows, calls, waits for a rate window, ETA, elapsed."""
 
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True)
+        console = console or Console(stderr=True)
+        if not console.is_terminal:  # a log file or a pipe: whole lines, not cut at 80 columns
+            console = Console(file=console.file, width=160)
+        self.console = console
         self.bar = Progress(
             TextColumn("{task.description}", justify="left"),
             BarColumn(bar_width=10),
