@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import time
 
-POINTS = ("refresh_lock_held", "token_response_received")
+#: Holding the refresh lock before the token call; between Exact's answer and the store write (the one window
+#: where a kill loses the new pair); after the store write, still holding the lock.
+POINTS = ("refresh_lock_held", "token_response_received", "token_stored")
 
 
 def _armed() -> dict[str, str]:

@@ -169,6 +169,7 @@ class TokenBroker:
                 self._cached = exc.chain
                 return exc.chain
             self._store(chain, new)
+            failpoint("token_stored")
             self._cached = new
             self.refreshes += 1
             return new
