@@ -131,7 +131,7 @@ def explain(
             console.print(f"[bold]use[/]: {engine._use(statement)}")
             continue
         plan = engine.plan(statement)
-        total = 0
+        total, open_ended = 0, False
         for spec in plan.fetches:
             console.print(f"[bold]{spec.ref.display}[/]  as {spec.name}")
             if spec.path is None:
@@ -140,7 +140,9 @@ def explain(
             divisions = spec.divisions or []
             remaining = _day_remaining(engine, spec.ref.alias, divisions)
             calls = spec.estimated_calls
-            total += calls or 0
+            floor = max(1, len(divisions))  # with no row count yet: at least one page a division
+            total += floor if calls is None else calls
+            open_ended = open_ended or calls is None
             share = (
                 f" ({100 * calls / remaining:.2f}% of today's remaining {remaining:,})"
                 if calls is not None and remaining
@@ -151,12 +153,15 @@ def explain(
                 ("$filter", spec.filter or "(none)"),
                 ("$select", ", ".join(spec.select)),
                 ("divisions", ", ".join(map(str, divisions)) if divisions else "(not partitioned)"),
-                ("est. calls", ("unknown (no row count seen yet)" if calls is None else str(calls)) + share),
+                (
+                    "est. calls",
+                    (f"at least {floor} (no row count seen yet)" if calls is None else str(calls)) + share,
+                ),
             ]
             rows += [("note", note) for note in spec.notes]
             for label, value in rows:
                 console.print(f"  {label:<10} {value}", soft_wrap=True)
-        console.print(f"[bold]estimated calls[/]: {total}")
+        console.print(f"[bold]estimated calls[/]: {'at least ' if open_ended else ''}{total}")
         console.print("[bold]DuckDB[/]: " + to_duckdb(plan.tree), soft_wrap=True)
 
 

@@ -223,6 +223,24 @@ def test_the_built_in_sandbox_answers_when_nothing_is_configured(sqlite_env: dic
     assert len(json.loads(done.stdout)) >= 1
 
 
+def test_explain_prices_the_seed_query_before_it_runs(sqlite_env: dict) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "exactsql", "explain", SEED],
+        env=sqlite_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [line.split() for line in done.stdout.splitlines()]
+    assert ["$filter", "Role", "eq", "274"] in lines
+    assert ["$select", "EndDate,", "Role,", "UserID"] in lines
+    assert ["est.", "calls", "1", "(0.02%", "of", "today's", "remaining", "5,000)"] in lines
+    # users/Users has not been read yet: no row count, so at least one page
+    assert ["est.", "calls", "at", "least", "1", "(no", "row", "count", "seen", "yet)"] in lines
+    assert ["estimated", "calls:", "at", "least", "2"] in lines
+
+
 def test_dbapi(sqlite_env: dict, server: dict) -> None:
     make_connection(server, "eol")
     open_session("eol").login()
