@@ -844,6 +844,7 @@ def main(argv: list[str] | None = None) -> None:
     scenarios = set(args.scenarios.split(","))
     for scale in (args.time_scale, args.kill_time_scale, args.rate_time_scale):
         check_time_scale(scale)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up the servers as on Ctrl+C
     print(
         f"exactsql cluster benchmark — {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
         f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"

@@ -29,6 +29,7 @@ import math
 import os
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -313,6 +314,7 @@ def main() -> int:
     parser.add_argument("--postgres", help="a PostgreSQL URL to create the replica databases on")
     args = parser.parse_args()
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up the servers as on Ctrl+C
     tmp = Path(tempfile.mkdtemp(prefix="exactsql-bench-replicate-"))
     servers: list = []
     failures: list[str] = []
