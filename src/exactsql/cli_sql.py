@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from exactsql.config import SANDBOX_NAME, Config
 from exactsql.errors import ConfigError
@@ -53,7 +55,46 @@ def default_connection(config: Config) -> str:
     raise ConfigError("Several connections are configured.", f"Choose one with -c: {names}.")
 
 
-def _engine(connection: str | None, aliases: list[str] | None, cache_max_age: float | None):  # type: ignore[no-untyped-def]
+class FetchProgress:
+    """A transient progress line per (endpoint, division) on a terminal: pages against the estimate, rows."""
+
+    def __init__(self) -> None:
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=20),
+            MofNCompleteColumn(),
+            TextColumn("pages  {task.fields[rows]:>9} rows"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        )
+        self._tasks: dict[tuple[str, int | None], TaskID] = {}
+        self._counts: dict[TaskID, list[int]] = {}  # pages, rows
+        self._lock = threading.Lock()
+
+    def page(self, endpoint: str, division: int | None, rows: int, expected: int | None) -> None:
+        """One more page of ``endpoint`` in ``division``."""
+        with self._lock:
+            task = self._tasks.get((endpoint, division))
+            if task is None:
+                label = endpoint if division is None else f"{endpoint} [dim]{division}[/]"
+                task = self.bar.add_task(label, total=expected, rows="0")
+                self._tasks[(endpoint, division)] = task
+                self._counts[task] = [0, 0]
+            counts = self._counts[task]
+            counts[0] += 1
+            counts[1] += rows
+            total = max(expected, counts[0]) if expected else None
+            self.bar.update(task, completed=counts[0], total=total, rows=f"{counts[1]:,}")
+
+
+def _engine(  # type: ignore[no-untyped-def]
+    connection: str | None,
+    aliases: list[str] | None,
+    cache_max_age: float | None,
+    progress: FetchProgress | None = None,
+):
     from exactsql.api.session import open_session
     from exactsql.sql.engine import Engine
 
@@ -69,7 +110,8 @@ def _engine(connection: str | None, aliases: list[str] | None, cache_max_age: fl
     def show_wait(seconds: float, what: str) -> None:
         err.print(f"[dim]waiting {seconds:.1f} s for {what}…[/]")
 
-    return Engine(sessions, cache_max_age=cache_max_age, on_wait=show_wait)
+    on_page = progress.page if progress is not None else None
+    return Engine(sessions, cache_max_age=cache_max_age, on_wait=show_wait, on_page=on_page)
 
 
 def query(
@@ -102,9 +144,11 @@ def query(
             out.write(answers[-1].table, fmt, output, console)
         err.print("[dim]answered from the replica: 0 API calls[/]")
         return
-    engine = _engine(connection, alias, cache_max_age)
+    progress = FetchProgress()
+    engine = _engine(connection, alias, cache_max_age, progress)
     started = time.perf_counter()
-    results = engine.run(_sql_text(sql), max_calls)
+    with progress.bar:
+        results = engine.run(_sql_text(sql), max_calls)
     for result in results[:-1]:
         if result.message:
             err.print(f"[dim]{result.message}[/]")

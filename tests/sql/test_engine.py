@@ -101,6 +101,23 @@ def test_division_predicates_prune_the_fan_out(engine: Engine, control: httpx.Cl
     assert divisions == {chosen}
 
 
+def test_every_page_is_reported_for_the_progress_display(
+    engine: Engine, control: httpx.Client, server: dict
+) -> None:
+    engine.run("use all@eol")
+    pages: list[tuple[str, int | None, int, int | None]] = []
+    engine.on_page = lambda *page: pages.append(page)
+    before = _calls(control)
+    table = engine.run("select division, count(*) n from transactionlines group by division")[-1].table
+    assert table is not None
+    assert len(pages) == _calls(control) - before  # one report per page fetched
+    assert {p[0] for p in pages} == {"sync/Financial/TransactionLines"}
+    assert {p[1] for p in pages} == set(server["divisions"])
+    per_division = dict(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
+    for division in server["divisions"]:
+        assert sum(p[2] for p in pages if p[1] == division) == per_division[division]
+
+
 def test_use_a_list_and_use_select(engine: Engine, server: dict) -> None:
     first, second, third = server["divisions"]
     engine.run(f"use {first}, {third}@eol")

@@ -76,11 +76,15 @@ class Engine:
         cache_max_age: float | None = None,
         on_wait: Callable[[float, str], None] | None = None,
         workers: int = 4,
+        on_page: Callable[[str, int | None, int, int | None], None] | None = None,
     ) -> None:
+        """``on_wait(seconds, what)`` hears of waits for a rate window; ``on_page(endpoint, division, rows,
+        expected pages or None)`` of every page fetched (for a progress display; called from worker threads)."""
         self.sessions = dict(sessions)
         self.timezone = timezone
         self.cache_max_age = cache_max_age
         self.workers = workers
+        self.on_page = on_page
         self.catalog = load_catalog()
         self.resolver = NameResolver(self.catalog)
         self.clients = {alias: s.client(on_wait) for alias, s in self.sessions.items()}
@@ -286,12 +290,17 @@ class Engine:
         if path.division_in_url and targets == [None]:
             targets = [self.scope().of(alias)[0]]
 
+        expected = -(-spec.estimated_calls // len(targets)) if spec.estimated_calls else None
+
         def one(division: int | None) -> pa.Table:
             started, calls_before = time.perf_counter(), client.thread_calls()
-            tables = [
-                page_to_arrow(body, [c for c in columns if c.name != "Division" or not partitioned])
-                for body in client.raw_pages(path.endpoint, params, division)
-            ]
+            tables = []
+            for body in client.raw_pages(path.endpoint, params, division):
+                tables.append(
+                    page_to_arrow(body, [c for c in columns if c.name != "Division" or not partitioned])
+                )
+                if self.on_page is not None:
+                    self.on_page(path.endpoint, division, tables[-1].num_rows, expected)
             table = (
                 pa.concat_tables(tables)
                 if tables
