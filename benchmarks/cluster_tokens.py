@@ -331,6 +331,15 @@ def _merge_errors(summaries: list[dict]) -> dict[str, int]:
     return dict(total)
 
 
+def _error_samples(summaries: list[dict]) -> dict[str, str]:
+    """The first message of each kind of exception the workers met."""
+    samples: dict[str, str] = {}
+    for s in summaries:
+        for kind, message in s.get("error_samples", {}).items():
+            samples.setdefault(kind, message)
+    return samples
+
+
 def _crashed(summaries: list[dict]) -> list[dict]:
     return [s for s in summaries if "crashed" in s]
 
@@ -383,6 +392,7 @@ def token_scenario(
         "calls_ok": ok,
         "calls_per_second": round(ok / real, 1),
         "worker_errors": _merge_errors(summaries),
+        "worker_error_samples": _error_samples(summaries),
         "crashed": len(_crashed(summaries)),
         "refreshes_by_process": sorted((s.get("refreshes", 0) for s in summaries), reverse=True),
         "chain_version": final.version if final else None,
@@ -419,6 +429,7 @@ class KillTrial:
 class KillSeries:
     trials: list[KillTrial] = field(default_factory=list)
     survivor_errors: dict[str, int] = field(default_factory=dict)
+    survivor_error_samples: dict[str, str] = field(default_factory=dict)
     relogins: int = 0
 
     def count(self, point: str | None = None, outcome: str | None = None) -> int:
@@ -565,6 +576,7 @@ def kill_scenario(
                     raise RuntimeError(f"a surviving worker died: {w.summary()}")
         summaries = Cluster.stop(survivors)
     series.survivor_errors = _merge_errors(summaries)
+    series.survivor_error_samples = _error_samples(summaries)
     return series
 
 
@@ -629,6 +641,7 @@ def rate_scenario(
         "rate_limited_429": stats["rate_limited"],
         "calls_ok": sum(s.get("ok", 0) for s in summaries),
         "worker_errors": _merge_errors(summaries),
+        "worker_error_samples": _error_samples(summaries),
         "crashed": len(_crashed(summaries)),
     }
 
@@ -742,6 +755,8 @@ def _print_tokens(r: dict) -> None:
         f"the sandbox; by status {r['by_status']}"
     )
     print(f"    worker exceptions           {r['worker_errors'] or 'none'}    crashed workers {r['crashed']}")
+    for kind, message in r["worker_error_samples"].items():
+        print(f"      {kind}: {message}")
     print(
         f"    refreshes by process        {r['refreshes_by_process']}; chain version {r['chain_version']}, "
         f"broken: {r['chain_broken'] or 'no'}"
@@ -780,6 +795,9 @@ def _print_kill(series: KillSeries, time_scale: float, processes: int) -> None:
         f"new logins {d['relogins']}; 401 expired token {d['expired_401']}; too early {d['too_early']}"
     )
     print(f"    survivor exceptions {d['survivor_errors'] or 'none'}")
+    for kind, message in series.survivor_error_samples.items():
+        if not kind.startswith("ChainBrokenError"):  # expected after a break; others are shown in full
+            print(f"      {kind}: {message}")
     seconds = [t.seconds for t in series.trials]
     if seconds:
         print(f"    seconds per trial: mean {statistics.fmean(seconds):.1f}, max {max(seconds):.1f}")

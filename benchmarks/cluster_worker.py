@@ -69,6 +69,7 @@ class Worker:
         self.ok = 0
         self.last_ok = 0.0
         self.errors: collections.Counter[str] = collections.Counter()
+        self.error_samples: dict[str, str] = {}  # the first message of each kind
         self.token_windows: list[float] = []
         self.windows: dict[str, list[int]] = {}
         self._token_response_at: float | None = None
@@ -136,7 +137,9 @@ class Worker:
                 raise
             except Exception as exc:
                 status = getattr(exc, "status", None)
-                self.errors[type(exc).__name__ + (f":{status}" if status is not None else "")] += 1
+                kind = type(exc).__name__ + (f":{status}" if status is not None else "")
+                self.errors[kind] += 1
+                self.error_samples.setdefault(kind, str(exc)[:300])
                 time.sleep(ERROR_PAUSE)
             else:
                 self.ok += 1
@@ -163,6 +166,7 @@ class Worker:
             "ok": self.ok,
             "last_ok": self.last_ok,
             "errors": dict(self.errors),
+            "error_samples": self.error_samples,
         }
 
     def write_status(self, force: bool = False) -> None:
