@@ -23,15 +23,9 @@ from exactsql.replicate.targets import open_target
 from exactsql.sql.engine import Engine
 from tests.replicate.helpers import all_plans, cli, differences
 
-SEED_QUERY = """select distinct
-    usr.fullname
-from  userroles@eol ure
-join  exactonlinerest..users@eol usr
-on   usr.userid = ure.userid
-and  usr.division = ure.division
-where ure.role = 274 /* Manage subscriptions. */
-and  coalesce(ure.enddate, sysdate) >= sysdate
-order by 1"""
+SEED_QUERY = (
+    Path(__file__).resolve().parents[2] / "examples" / "seed.sql"
+).read_text().strip() + "\norder by 1"
 
 GROUP_BY = """select tle.division, tle.glaccountcode, tle.financialyear, sum(tle.amountdc) amount, count(*) lines,
        min(trunc(tle.date)) first_day
