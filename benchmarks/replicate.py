@@ -123,6 +123,31 @@ def problems(report: RunReport) -> list[str]:
     ]
 
 
+def measured_run(
+    label: str,
+    name: str,
+    url: str,
+    session: Session,
+    control: httpx.Client,
+    divisions: list[int],
+    plans: list[TablePlan],
+    ideal: dict[tuple[str, int], int],
+    verify: bool,
+) -> list[str]:
+    """One replication run, its calls against ``ideal`` and the copy against the truth; what missed."""
+    before = api_calls(control)
+    started = time.perf_counter()
+    report = replicate(session, url, divisions=divisions, parallel=len(divisions))
+    wall = time.perf_counter() - started
+    calls = api_calls(control) - before
+    equal = (differences(url, control, divisions, plans) == []) if verify else None
+    used = logged_calls(control, calls)
+    failures = [f"{name} {label}: {o}" for o in show(label, report, calls, ideal, used, wall, equal)]
+    if not report.ok or equal is False:
+        failures.append(f"{name} {label}: {report.by_status()}, equal={equal}, {problems(report)}")
+    return failures
+
+
 def bench_target(
     name: str, url: str, session: Session, control: httpx.Client, divisions: list[int], verify: bool
 ) -> list[str]:
@@ -136,18 +161,7 @@ def bench_target(
         (p.name, d): max(1, math.ceil(len(truth[(p.name, d)]) / page_of(p))) for p in plans for d in divisions
     }
     ideal.update({(DELETED, d): max(1, math.ceil(deleted_records(control, d) / 1000)) for d in divisions})
-    before = api_calls(control)
-    started = time.perf_counter()
-    report = replicate(session, url, divisions=divisions, parallel=len(divisions))
-    wall = time.perf_counter() - started
-    calls = api_calls(control) - before
-    equal = (differences(url, control, divisions, plans) == []) if verify else None
-    used = logged_calls(control, calls)
-    failures += [
-        f"{name} first load: {o}" for o in show("first load", report, calls, ideal, used, wall, equal)
-    ]
-    if not report.ok or equal is False:
-        failures.append(f"{name} first load: {report.by_status()}, equal={equal}, {problems(report)}")
+    failures += measured_run("first load", name, url, session, control, divisions, plans, ideal, verify)
 
     reached = {k: max((t for t in v if t is not None), default=0) for k, v in truth.items()}
     deleted_before = {d: deleted_records(control, d) for d in divisions}
@@ -168,16 +182,7 @@ def bench_target(
     for division in divisions:
         new = deleted_records(control, division) - deleted_before[division]
         ideal[(DELETED, division)] = max(1, math.ceil(new / 1000))
-    before = api_calls(control)
-    started = time.perf_counter()
-    report = replicate(session, url, divisions=divisions, parallel=len(divisions))
-    wall = time.perf_counter() - started
-    calls = api_calls(control) - before
-    equal = (differences(url, control, divisions, plans) == []) if verify else None
-    used = logged_calls(control, calls)
-    failures += [f"{name} increment: {o}" for o in show("increment", report, calls, ideal, used, wall, equal)]
-    if not report.ok or equal is False:
-        failures.append(f"{name} increment: {report.by_status()}, equal={equal}, {problems(report)}")
+    failures += measured_run("increment", name, url, session, control, divisions, plans, ideal, verify)
     return failures
 
 
