@@ -184,8 +184,7 @@ def explain(
             divisions = spec.divisions or []
             remaining = _day_remaining(engine, spec.ref.alias, divisions)
             calls = spec.estimated_calls
-            floor = max(1, len(divisions))  # with no row count yet: at least one page a division
-            total += floor if calls is None else calls
+            total += spec.least_calls
             open_ended = open_ended or calls is None
             share = (
                 f" ({100 * calls / remaining:.2f}% of today's remaining {remaining:,})"
@@ -199,7 +198,8 @@ def explain(
                 ("divisions", ", ".join(map(str, divisions)) if divisions else "(not partitioned)"),
                 (
                     "est. calls",
-                    (f"at least {floor} (no row count seen yet)" if calls is None else str(calls)) + share,
+                    (f"at least {spec.least_calls} (no row count seen yet)" if calls is None else str(calls))
+                    + share,
                 ),
             ]
             rows += [("note", note) for note in spec.notes]

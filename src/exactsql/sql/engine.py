@@ -222,11 +222,7 @@ class Engine:
     def _run_query(self, tree: exp.Expression, max_calls: int | None) -> StatementResult:
         plan = self.plan(tree)
         if max_calls is not None:
-            estimate = sum(
-                s.estimated_calls if s.estimated_calls is not None else len(s.divisions or [1])
-                for s in plan.fetches
-                if s.path is not None
-            )
+            estimate = sum(s.least_calls for s in plan.fetches if s.path is not None)
             if estimate > max_calls:
                 raise SQLError(
                     f"The plan needs about {estimate} API calls, more than --max-calls {max_calls}.",

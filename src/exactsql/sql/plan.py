@@ -53,6 +53,13 @@ class FetchSpec:
     estimated_calls: int | None = None
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def least_calls(self) -> int:
+        """The estimate, or with no row count yet, the least it can cost: one page a division."""
+        if self.estimated_calls is not None:
+            return self.estimated_calls
+        return max(1, len(self.divisions or ()))
+
     def params(self) -> dict[str, str]:
         """The OData query options of one request of this fetch (``$select``, ``$filter``, ``$top``)."""
         params = {"$select": ",".join(self.select)}
