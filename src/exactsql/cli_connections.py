@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from exactsql.api import credentials
-from exactsql.api.session import open_session
 from exactsql.config import SANDBOX_NAME, Config, Connection, base_url_for
 from exactsql.config import home as config_home
+from exactsql.connect import open_session
 from exactsql.errors import ConfigError
 from exactsql.secretbox import load_secret_box
 from exactsql.state import open_store
@@ -100,9 +100,14 @@ def connection_remove(name: Annotated[str, typer.Argument(help="The connection t
     connection = config.connection(name)
     if name not in config.connections:
         raise ConfigError(f"The built-in connection {name!r} cannot be removed.")
+    shared = any(
+        other.base_url == connection.base_url and other.client_id.lower() == connection.client_id.lower()
+        for other_name, other in config.connections.items()
+        if other_name != name
+    )
     store = open_store(config.state_url())
     try:
-        credentials.forget(store, connection)
+        credentials.forget(store, connection, app_shared=shared)
     finally:
         store.close()
     del config.connections[name]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import signal
 import threading
 from typing import Annotated
@@ -13,6 +14,7 @@ from rich.table import Table as RichTable
 
 from exactsql.config import Config
 from exactsql.errors import ConfigError
+from exactsql.state.protocol import redact_url
 
 console = Console()
 err = Console(stderr=True)
@@ -90,11 +92,19 @@ def replicate(
             help="Read these tables without sync by Modified instead of reloading them ('all': every one that can).",
         ),
     ] = None,
+    resync: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--resync",
+            help="Read these tables again in full, from an empty copy in the divisions of the run "
+            "('all': every table of the run); they are added to the run.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Replicate tables into SQLite, DuckDB or PostgreSQL: a full load first, then only the changes and deletions."""
-    from exactsql.api.session import open_session
     from exactsql.cli_sql import default_connection
+    from exactsql.connect import open_session
     from exactsql.replicate.progress import RichProgress
     from exactsql.replicate.runner import Progress, RunReport
     from exactsql.replicate.runner import replicate as run_once
@@ -114,11 +124,16 @@ def replicate(
             if isinstance(progress, RichProgress):
                 with progress:
                     report: RunReport = run_once(
-                        session, to, tables, codes, parallel, modified, progress, stop, worker
+                        session, to, tables, codes, parallel, modified, progress, stop, worker, resync=resync
                     )
             else:
-                report = run_once(session, to, tables, codes, parallel, modified, progress, stop, worker)
-            worst = max(worst, _summary(report))
+                report = run_once(
+                    session, to, tables, codes, parallel, modified, progress, stop, worker, resync=resync
+                )
+            worst = worse(
+                worst, _summary(report, ["exactsql", "replicate", "-c", name, "--to", redact_url(to)])
+            )
+            resync = None  # a --watch resyncs once, then keeps the tables up to date
             if interval is None or stop.is_set():
                 break
             err.print(f"[dim]next run in {interval:,.0f} s (Ctrl+C to stop)[/]")
@@ -126,7 +141,7 @@ def replicate(
                 break
     except KeyboardInterrupt:
         err.print("[yellow]Stopped.[/] What was committed stays; the next run goes on from there.")
-        worst = max(worst, 2)
+        worst = worse(worst, 2)
     finally:
         signal.signal(signal.SIGTERM, previous)
         session.close()
@@ -134,8 +149,18 @@ def replicate(
         raise typer.Exit(worst)
 
 
-def _summary(report) -> int:  # type: ignore[no-untyped-def]
-    """Prints what a run did; returns 0 (all done), 2 (to be resumed) or 1 (errors)."""
+#: Exit statuses from the least to the most urgent: all done, to be resumed, a copy short of rows, errors.
+_URGENCY = (0, 2, 3, 1)
+
+
+def worse(a: int, b: int) -> int:
+    """The more urgent of two exit statuses."""
+    return max(a, b, key=_URGENCY.index)
+
+
+def _summary(report, command: list[str]) -> int:  # type: ignore[no-untyped-def]
+    """Prints what a run did (``command``: how it was started, for the resync advice); returns 0 (all done),
+    2 (to be resumed), 3 (a copy is short of rows: resync it) or 1 (errors)."""
     counts = report.by_status()
     parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     err.print(
@@ -151,8 +176,22 @@ def _summary(report) -> int:  # type: ignore[no-untyped-def]
         err.print(table)
     for name, division, owner in report.held_elsewhere:
         err.print(f"[dim]{name} in division {division} is being replicated by {owner}[/]")
+    for o in report.short:
+        before, now = o.shortfall
+        resync = [*command, "--divisions", str(o.division), "--tables", o.table, "--resync", o.table]
+        if o.strategy == "modified":
+            resync += ["--modified", o.table]
+        err.print(
+            f"[yellow]{o.table} in division {o.division} has {now:,} rows; its last run left {before:,}.[/] "
+            "Rows were removed outside replication (deleted by hand, an older copy restored?) and later runs "
+            "do not bring them back. Resync it:",
+            soft_wrap=True,
+        )
+        err.print("  " + shlex.join(resync), markup=False, highlight=False, soft_wrap=True)
     if any(o.status in ("error", "error-budget", "fatal") for o in problems):
         return 1
+    if report.short:
+        return 3
     if problems:
         if any(o.status == "budget" for o in problems):
             err.print(

@@ -95,7 +95,7 @@ def _engine(  # type: ignore[no-untyped-def]
     cache_max_age: float | None,
     progress: FetchProgress | None = None,
 ):
-    from exactsql.api.session import open_session
+    from exactsql.connect import open_session
     from exactsql.sql.engine import Engine
 
     config = Config.load()

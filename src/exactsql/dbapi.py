@@ -161,7 +161,7 @@ def connect(
         max_calls: refuse statements whose plan needs more API calls than this.
         cache_max_age: serve a repeated fetch from memory while it is younger than this (seconds).
     """
-    from exactsql.api.session import open_session
+    from exactsql.connect import open_session
     from exactsql.sql.engine import Engine
 
     names = {"eol": connection, **(aliases or {})}

@@ -15,6 +15,11 @@ from exactsql.api.clock import StoreClock
 from exactsql.errors import ErrorBudgetError, RateLimitError, TokenBudgetError
 from exactsql.state import StateStore
 
+#: Exact's window lengths, used until the answers teach the real ones (a time-scaled sandbox has shorter).
+MINUTE, DAY = 60.0, 86400.0
+#: The longest a call waits for a slot of a minute window before that is an error that says why.
+MAX_WAIT = 600.0
+
 
 def _utc(epoch: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(epoch, dt.UTC)
@@ -85,6 +90,29 @@ class Window:
     reset: float | None = None  # epoch seconds; None until a response says
     length: float | None = None  # learned from consecutive resets
     ended: float | None = None  # the reset of the window that ended last (roll() forgets ``reset``)
+    opened: float | None = None  # when the first call was admitted while no reset was known
+
+    def expire(self, now: float, nominal: float) -> None:
+        """Ends a window whose reset no answer ever named, on the clock: one window length (learned, else
+        ``nominal``) after its first call. Calls admitted but never answered cannot hold it shut for ever."""
+        if self.reset is None and self.opened is not None and now >= self.opened + (self.length or nominal):
+            self.used, self.opened = 0, None
+
+    def reopens(self, now: float, nominal: float) -> float:
+        """When a full window whose reset is unknown ends on the clock (see :meth:`expire`)."""
+        if self.opened is None:
+            return now + 0.05
+        return self.opened + (self.length or nominal)
+
+    def count(self, now: float) -> None:
+        """Counts one admitted call."""
+        self.used += 1
+        if self.reset is None and self.opened is None:
+            self.opened = now
+
+    def uncount(self) -> None:
+        """Gives back one admitted call that was never sent."""
+        self.used = max(0, self.used - 1)
 
     def guard(self) -> float:
         """How close to a reset no call is sent: calls arrive late, and clocks differ a little."""
@@ -99,7 +127,7 @@ class Window:
     def roll(self, now: float) -> None:
         """Starts the next window once the known reset has passed."""
         if self.reset is not None and now >= self.reset:
-            self.used, self.ended, self.reset = 0, self.reset, None
+            self.used, self.ended, self.reset, self.opened = 0, self.reset, None, None
 
     def reconcile(self, limit: int, remaining: int, reset: float, admitted: float | None = None) -> None:
         """Takes in what a response said: Exact's count is authoritative, calls in flight are kept.
@@ -116,7 +144,7 @@ class Window:
             self.length = gap if self.length is None else min(self.length, gap)
             if self.reset is not None:
                 self.used, fresh = 0, True  # nothing was admitted here yet: Exact's count is all there is
-        self.reset = reset
+        self.reset, self.opened = reset, None
         self.used = max(self.used, limit - remaining)
         if admitted is not None and reset > admitted + 0.001 and not fresh:
             self.used += 1  # counted in an earlier window here, in this one by Exact: it arrived late
@@ -160,7 +188,13 @@ class RateBudget:
     """
 
     def __init__(
-        self, store: StateStore, client_id: str, minutely: int, daily: int, clock: StoreClock
+        self,
+        store: StateStore,
+        client_id: str,
+        minutely: int,
+        daily: int,
+        clock: StoreClock,
+        max_wait: float = MAX_WAIT,
     ) -> None:
         self.store, self.client_id, self.minutely, self.daily, self.clock = (
             store,
@@ -169,6 +203,7 @@ class RateBudget:
             daily,
             clock,
         )
+        self.max_wait = max_wait
         self._indexed: set[int] = set()
 
     def _key(self, division: int) -> str:
@@ -198,11 +233,15 @@ class RateBudget:
         return RateState.load(self.store.get(self._key(division)), self.minutely, self.daily)
 
     def acquire(self, division: int, on_wait: Callable[[float, str], None] | None = None) -> float | None:
-        """Blocks until one call to ``division`` fits both windows; RateLimitError when the day is used up.
+        """Blocks until one call to ``division`` fits both windows; RateLimitError when the day is used up, or
+        when no slot opens within ``max_wait`` seconds (every wait ends: a window whose reset is unknown ends
+        on the clock, see :meth:`Window.expire`).
 
-        Returns the reset of the minute window the call is counted in, for :meth:`reconcile`.
+        Returns the reset of the minute window the call is counted in, for :meth:`reconcile` and
+        :meth:`release`.
         """
         self._index(division)
+        started = self.clock.now()
         while True:
             now = self.clock.now()
 
@@ -222,12 +261,14 @@ class RateBudget:
                     return st.dump(), ("minute", reset + guard)
                 minute.roll(now)
                 st.day.roll(now)
+                minute.expire(now, MINUTE)
+                st.day.expire(now, DAY)
                 if st.day.used >= st.day.limit:
-                    return st.dump(), ("day", st.day.reset or now + 60)
+                    return st.dump(), ("day", st.day.reset or st.day.reopens(now, DAY))
                 if minute.used >= minute.limit:
-                    return st.dump(), ("minute", now + 0.05)  # no answer has said when it resets yet
-                st.minute.used += 1
-                st.day.used += 1
+                    return st.dump(), ("minute", minute.reopens(now, MINUTE))
+                st.minute.count(now)
+                st.day.count(now)
                 return st.dump(), ("ok", minute.admitted_in(now))
 
             verdict, until = self.store.update(self._key(division), admit)
@@ -239,10 +280,41 @@ class RateBudget:
                     f"The daily limit of calls for division {division} is used up.",
                     f"It resets at {_hhmm(until)} ({_utc(until):%Y-%m-%d}).",
                 )
-            wait = max(0.0, until - self.clock.now()) + 0.002
+            now = self.clock.now()
+            wait = max(0.0, until - now) + 0.002
+            if now + wait - started > self.max_wait:
+                raise RateLimitError(
+                    f"No call to division {division} could be admitted for {now - started:.0f} s: its minute "
+                    f"window is said to reopen at {_utc(until):%H:%M:%S} UTC.",
+                    "Other processes may be using every call, or this machine's clock differs from the state "
+                    "store's; `exactsql status` shows the windows.",
+                )
             if on_wait is not None and wait > 0.5:
                 on_wait(wait, f"the minute window of division {division}")
             time.sleep(wait)
+
+    def release(self, division: int, admitted: float | None) -> None:
+        """Gives back a call that :meth:`acquire` admitted but that was never sent (its token or the store
+        failed first), so that it does not hold a slot of the window."""
+
+        def give_back(raw: bytes | None) -> tuple[bytes | None, None]:
+            if not raw:
+                return raw, None
+            st = RateState.load(raw, self.minutely, self.daily)
+            now = self.clock.now()
+            st.minute.roll(now)
+            st.day.roll(now)
+            counted_in = st.minute.admitted_in(now)
+            if counted_in is None or admitted is None:
+                same = counted_in is None and admitted is None
+            else:
+                same = abs(counted_in - admitted) < 0.001
+            if same:
+                st.minute.uncount()
+                st.day.uncount()
+            return st.dump(), None
+
+        self.store.update(self._key(division), give_back)
 
     def reconcile(self, division: int, headers: Mapping[str, str], admitted: float | None = None) -> None:
         """Takes in the ``X-RateLimit-*`` headers of a response (either set may be absent); ``admitted`` is
@@ -333,7 +405,15 @@ class ErrorBudget:
         return int(self.store.get(self._key(division, endpoint)) or b"0")
 
     def check(self, division: int | None, endpoint: str) -> None:
-        """ErrorBudgetError when the reserve is reached for this endpoint and division this hour."""
+        """ErrorBudgetError when the reserve is reached for this endpoint and division this hour, or when
+        Exact blocks it."""
+        blocked = self.blocked_until(division, endpoint)
+        if blocked is not None:
+            raise ErrorBudgetError(
+                f"Exact has blocked this app's key on {endpoint} in division {division} after too many "
+                "error responses this hour; exactsql refuses calls to it until the block lifts.",
+                f"Calls to it resume at {_hhmm(blocked)}. Fix the request that fails first.",
+            )
         used = self.used(division, endpoint)
         if used >= self.reserve:
             next_hour = (_utc(self.clock.now()) + dt.timedelta(hours=1)).replace(
@@ -354,14 +434,21 @@ class ErrorBudget:
 
     def admit(self, division: int | None, endpoint: str) -> str:
         """Takes a slot for a call about to be made (waiting while calls in flight hold what is left of the
-        reserve); ErrorBudgetError when the reserve is reached. Returns the ticket to :meth:`settle`."""
+        reserve); ErrorBudgetError when the reserve is reached or Exact has blocked the endpoint. Returns the
+        ticket to :meth:`settle`."""
         ticket = secrets.token_hex(8)
         while True:
             now = self.clock.now()
-            keys = [self._key(division, endpoint), self._flight_key(division, endpoint)]  # this hour's
+            keys = [
+                self._key(division, endpoint),  # this hour's
+                self._flight_key(division, endpoint),
+                self._block_key(division, endpoint),
+            ]
 
             def take(values: list[bytes | None], now: float = now) -> tuple[list[bytes | None], str]:
-                raw, flight = values
+                raw, flight, block = values
+                if block is not None and float(block) > now:
+                    return values, "blocked"
                 errors = int(raw or b"0")
                 slots = {t: d for t, d in (orjson.loads(flight) if flight else {}).items() if d > now}
                 if errors >= self.reserve:
@@ -369,17 +456,50 @@ class ErrorBudget:
                 if errors + len(slots) >= self.reserve:
                     return values, "wait"
                 slots[ticket] = now + FLIGHT_LEASE
-                return [raw, orjson.dumps(slots)], "ok"
+                return [raw, orjson.dumps(slots), block], "ok"
 
             verdict = self.store.update_many(keys, take)
             if verdict == "ok":
                 return ticket
-            if verdict == "refused":
+            if verdict in ("refused", "blocked"):
                 self.check(division, endpoint)  # raises (unless the hour has just turned: then try again)
                 continue
             time.sleep(0.01)
-            while not self._changed(keys, self.clock.now()):
+            while not self._changed(keys[:2], self.clock.now()):
                 time.sleep(0.01)
+
+    def _block_key(self, division: int | None, endpoint: str) -> str:
+        return f"errors-block:{self.client_id.lower()}|{self.user_id.lower()}|{division}|{endpoint}"
+
+    def _blocks_index_key(self) -> str:
+        return f"errors-blocks:{self.client_id.lower()}|{self.user_id.lower()}"
+
+    def blocked_until(self, division: int | None, endpoint: str) -> float | None:
+        """Until when Exact blocks this app's key on ``endpoint`` in ``division`` (None: not blocked)."""
+        raw = self.store.get(self._block_key(division, endpoint))
+        until = float(raw) if raw else None
+        return until if until is not None and until > self.clock.now() else None
+
+    def block(self, division: int | None, endpoint: str) -> float:
+        """Remembers, for every process, that Exact blocked the key on ``endpoint`` (a 429 with
+        ``ErrorLimitExceeded``): until the end of this UTC hour, when Exact's count starts again. Returns
+        that moment."""
+        now = self.clock.now()
+        until = (_utc(now) + dt.timedelta(hours=1)).replace(minute=0, second=0, microsecond=0).timestamp()
+
+        def put(values: list[bytes | None]) -> tuple[list[bytes | None], None]:
+            pairs = [p for p in (orjson.loads(values[1]) if values[1] else []) if p[2] > now]
+            pairs = [p for p in pairs if p[:2] != [division, endpoint]] + [[division, endpoint, until]]
+            return [str(until).encode(), orjson.dumps(pairs)], None
+
+        self.store.update_many([self._block_key(division, endpoint), self._blocks_index_key()], put)
+        return until
+
+    def blocks(self) -> list[tuple[int | None, str, float]]:
+        """(division, endpoint, until) for every endpoint Exact blocks now."""
+        raw = self.store.get(self._blocks_index_key())
+        now = self.clock.now()
+        return [(d, e, u) for d, e, u in (orjson.loads(raw) if raw else []) if u > now]
 
     def settle(self, ticket: str, status: int | None, division: int | None, endpoint: str) -> None:
         """Frees the slot of ``ticket`` and counts the response if its status is one Exact counts (None: no

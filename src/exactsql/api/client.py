@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -15,7 +16,7 @@ import orjson
 from exactsql.api.budget import ErrorBudget, RateBudget
 from exactsql.api.tokens import TokenBroker
 from exactsql.endpoints import split_api_path
-from exactsql.errors import ApiError, ErrorBudgetError
+from exactsql.errors import ApiError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -92,23 +93,18 @@ class ExactClient:
     def request(
         self, method: str, path: str, params: dict[str, str] | None = None, division: int | None = None
     ) -> httpx.Response:
-        """One call within every budget; retried for 429, 5xx and network errors only."""
+        """One call within every budget; retried for 429, 5xx and network errors only, and once after a 401
+        with a renewed token."""
         url = self.url(path, division)
+        self._check_host(url)
         parsed = split_api_path(httpx.URL(url).path)
         division, endpoint = parsed.division, parsed.endpoint
+        renewed = False
         for attempt in range(RETRIES):
             slot = self.errors.admit(division, endpoint)  # a slot of the error reserve until answered
             answer: httpx.Response | None = None
-            admitted: float | None = None
             try:
-                if division is not None:
-                    admitted = self.rates.acquire(division, self.on_wait)
-                token = self.broker.access_token()
-                while division is not None and admitted is not None and self.rates.clock.now() >= admitted:
-                    # The window it was counted in ended while it waited (for a token, for the CPU): it
-                    # would arrive in the next one uncounted there, so it is counted there first.
-                    admitted = self.rates.acquire(division, self.on_wait)
-                    token = self.broker.access_token()
+                token, admitted = self._admit(division)
                 headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
                 self.calls += 1
                 self._local.calls = self.thread_calls() + 1
@@ -124,12 +120,14 @@ class ExactClient:
             response = answer
             if division is not None:
                 self.rates.reconcile(division, response.headers, admitted)
+            if response.status_code == 401 and not renewed:
+                renewed = True  # Exact's clock may run ahead of ours: one renewed token, one more try
+                self.broker.renew(token, response.headers.get("WWW-Authenticate", ""))
+                continue
             if response.status_code == 429:
                 if response.headers.get("Reason", "").startswith("ErrorLimitExceeded"):
-                    raise ErrorBudgetError(
-                        f"Exact has blocked this app's key on {endpoint} in division {division} for this hour.",
-                        "Wait for the next hour; fix the request that failed first.",
-                    )
+                    self.errors.block(division, endpoint)
+                    self.errors.check(division, endpoint)  # raises, naming when the block lifts
                 if division is not None:
                     time.sleep(self.rates.exhausted(division, response.headers))
                 log.warning("unexpected 429 from %s; waiting for the window to reset", endpoint)
@@ -143,6 +141,36 @@ class ExactClient:
         raise ApiError(
             0, f"no answer after {RETRIES} tries", endpoint, "Exact Online may be down; try again later."
         )
+
+    def _admit(self, division: int | None) -> tuple[str, float | None]:
+        """A slot of the division's rate windows and a valid token; a slot taken for a call that is then not
+        sent (the token or the store failed) is given back."""
+        if division is None:
+            return self.broker.access_token(), None
+        admitted = self.rates.acquire(division, self.on_wait)
+        try:
+            token = self.broker.access_token()
+            while admitted is not None and self.rates.clock.now() >= admitted:
+                # The window it was counted in ended while it waited (for a token, for the CPU): it would
+                # arrive in the next one uncounted there, so it is counted there first.
+                admitted = self.rates.acquire(division, self.on_wait)
+                token = self.broker.access_token()
+        except BaseException:
+            with contextlib.suppress(Exception):  # the store may be what failed
+                self.rates.release(division, admitted)
+            raise
+        return token, admitted
+
+    def _check_host(self, url: str) -> None:
+        """The bearer token goes to the connection's own Exact Online only."""
+        target, own = httpx.URL(url), httpx.URL(self.base_url)
+        if (target.scheme, target.host, target.port) != (own.scheme, own.host, own.port):
+            raise ConfigError(
+                f"Refusing to send this connection's token to {target.scheme}://{target.host}"
+                f"{'' if target.port is None else f':{target.port}'}: the connection's Exact Online is "
+                f"{self.base_url}.",
+                "Use a path such as `crm/Accounts` or a URL on the connection's base URL.",
+            )
 
     def _backoff(self, attempt: int, what: str) -> None:
         delay = min(30.0, 0.5 * 2**attempt) * (0.5 + random.random())

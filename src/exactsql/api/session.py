@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
 import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
 import httpx
-from cryptography.fernet import Fernet
 
 from exactsql.api import credentials
 from exactsql.api import login as oauth
@@ -21,14 +21,11 @@ from exactsql.api.login import TokenGrant
 from exactsql.api.tokens import TokenBroker, TokenChain, chain_key
 from exactsql.config import Config, Connection
 from exactsql.config import home as config_home
-from exactsql.errors import ChainBrokenError, LoginError
+from exactsql.errors import ChainBrokenError, ConfigError, LoginError
 from exactsql.secretbox import SecretBox, load_secret_box
 from exactsql.state import StateStore, open_store
 
 log = logging.getLogger(__name__)
-
-IN_PROCESS_BASE_URL = "http://sandbox.invalid"
-_in_process: dict[str, Session] = {}
 
 
 def _iso(epoch: float) -> str:
@@ -84,6 +81,8 @@ class Session:
             self.token_calls,
             self.connection.name,
             self.clock,
+            self.errors,
+            None if self.connection.in_process_sandbox else config_home(),
         )
 
     def client_secret(self) -> str:
@@ -210,11 +209,16 @@ class Session:
         )
 
         def put(raw: bytes | None) -> tuple[bytes | None, TokenChain]:
-            version = TokenChain.from_bytes(raw, self.box).version + 1 if raw else 1
+            try:
+                version = TokenChain.from_bytes(raw, self.box).version + 1 if raw else 1
+            except ValueError:  # a corrupt value: replaced, with a version no process has cached
+                version = secrets.randbelow(2**31) + 2
             chain = TokenChain(**{**fresh.__dict__, "version": version})
             return chain.to_bytes(self.box), chain
 
-        return self.store.update(key, put)
+        chain = self.store.update(key, put)
+        self.broker.clear_hold()  # a new pair: whatever held refreshes of the old one is over
+        return chain
 
     def keepalive(self) -> TokenChain:
         """Spends one budgeted refresh so that the refresh token does not expire from disuse."""
@@ -265,6 +269,13 @@ class Session:
             {"division": d, "endpoint": e, "errors": n, "reserve": c.error_reserve, "limit": c.error_limit}
             for d, e, n in self.errors.in_use()
         ]
+        out["blocked_by_exact"] = [
+            {"division": d, "endpoint": e, "until": _iso(u)} for d, e, u in self.errors.blocks()
+        ]
+        hold = self.broker.hold()
+        out["refresh_hold"] = (
+            None if hold is None else {"until": _iso(hold.until), "reason": hold.reason, "kind": hold.kind}
+        )
         return out
 
     def close(self) -> None:
@@ -293,37 +304,27 @@ def _sandbox_user(info: dict, wanted: str | None) -> dict:
     raise LoginError(f"The sandbox has no user {wanted!r}.", f"Its users: {names}.")
 
 
-def _in_process_session(connection: Connection, config: Config) -> Session:
-    """The built-in ``sandbox`` connection: a sandbox, store and key that live as long as this process."""
-    from exactsql.sandbox.core import Sandbox
-    from exactsql.sandbox.transport import SandboxTransport
-    from exactsql.state.memory import MemoryStore
-
-    if "session" not in _in_process:
-        sandbox = Sandbox(divisions=3)
-        http = httpx.Client(transport=SandboxTransport(sandbox), base_url=IN_PROCESS_BASE_URL, timeout=60)
-        store = MemoryStore()
-        box = SecretBox(Fernet.generate_key(), "this process")
-        session = Session(connection, config, store, box, http, IN_PROCESS_BASE_URL, StoreClock(store))
-        credentials.save_client_secret(store, box, connection, sandbox.default_app.client_secret)
-        _in_process["session"] = session
-    return _in_process["session"]
-
-
-def open_session(name: str = "sandbox", config: Config | None = None) -> Session:
-    """The session of connection ``name`` (``sandbox``: the built-in in-process sandbox)."""
+def open_session(name: str, config: Config | None = None) -> Session:
+    """The session of connection ``name`` (one on an Exact Online or an ``exactsql sandbox`` server; the
+    built-in in-process sandbox is opened by :func:`exactsql.connect.open_session`)."""
     config = config or Config.load()
     connection = config.connection(name)
     if connection.in_process_sandbox:
-        return _in_process_session(connection, config)
+        raise ConfigError(
+            f"Connection {name!r} is the built-in in-process sandbox.",
+            "Open it with exactsql.connect.open_session.",
+        )
     try:
         store = open_store(config.state_url())
     except ValueError as exc:
-        from exactsql.errors import ConfigError
-
         raise ConfigError(
             str(exc), "Set EXACTSQL_STATE or `state` in the config file to a supported URL."
         ) from None
     box = load_secret_box(config_home())
+    try:
+        credentials.check_key(store, box, connection)
+    except BaseException:
+        store.close()
+        raise
     http = httpx.Client(timeout=httpx.Timeout(60.0, connect=15.0))
     return Session(connection, config, store, box, http, connection.base_url, StoreClock(store))

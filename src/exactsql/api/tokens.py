@@ -1,23 +1,37 @@
 """The token broker: one OAuth token chain per (base URL, client id, Exact user), shared through the state store.
 
 Fast path: a cached access token that is not yet due for refresh. Otherwise: lock → re-read → refresh only
-if still needed → compare-and-set on the version → persist the new pair before anyone uses it.
+if still needed → compare-and-set → persist the new pair before anyone uses it. A refusal of the token
+endpoint that is not final (too early, the day's limit, a block, a bare 429, an outage) becomes a *hold*
+shared by every process: the current token is used while it is valid, and nobody asks again before the
+hold ends. Only "Old refresh token used" with no newer pair in sight, an invalid grant or an expired refresh
+token break the chain. See ``docs/design/tokens-and-budgets.md``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 import orjson
 
-from exactsql.api.budget import TokenCallBudget
+from exactsql.api.budget import ErrorBudget, TokenCallBudget
 from exactsql.api.clock import StoreClock
-from exactsql.errors import ChainBrokenError, ConfigError, ExactSQLError, TokenBudgetError
+from exactsql.api.rescue import RescueFile
+from exactsql.errors import (
+    ChainBrokenError,
+    ConfigError,
+    ErrorBudgetError,
+    ExactSQLError,
+    TokenBudgetError,
+)
 from exactsql.failpoints import failpoint
 from exactsql.secretbox import SecretBox
 from exactsql.state import StateStore
@@ -30,11 +44,25 @@ MIN_REFRESH_SHARE = 570 / 600
 REFRESH_IDLE_LIFETIMES = 30 * 86400 / 600
 WARN_IDLE_SHARE = 25 / 30
 TOKEN_RETRIES = 3
+#: The token endpoint in the error budget (division None), as Exact counts it.
+TOKEN_ENDPOINT = "oauth2/token"
+#: How long a process that got "Old refresh token used" looks for the newer pair before it calls the chain
+#: broken: the process that refreshed may be storing it right now (or retrying through a store outage).
+OLD_TOKEN_GRACE = 5.0
+#: How long a refresh whose answer cannot be stored keeps trying the store (the pair is held in memory and
+#: in a rescue file meanwhile).
+STORE_RETRY_DEADLINE = 300.0
+#: The longest a call waits for a hold to end when its token has expired; longer holds are errors.
+MAX_HOLD_WAIT = 120.0
 
 
 @dataclass
 class TokenChain:
-    """The current pair of a chain and when it was issued (on the store's clock)."""
+    """The current pair of a chain and when it was issued (on the store's clock).
+
+    ``skew``: how far Exact's clock was seen to run ahead of the store's (learned from a 401 for a token that
+    was still valid here); expiry and the earliest refresh are moved that much earlier.
+    """
 
     version: int
     base_url: str
@@ -46,22 +74,32 @@ class TokenChain:
     sent_at: float
     received_at: float
     broken: str | None = None
+    skew: float = 0.0
 
     @property
     def expires_at(self) -> float:
         """When the access token expires (counted from when the request was sent: never later than Exact)."""
-        return self.sent_at + self.lifetime
+        return self.sent_at + self.lifetime - self.skew
 
     @property
     def earliest_refresh(self) -> float:
         """The first moment Exact accepts a refresh (counted from when the answer came: never earlier)."""
-        return self.received_at + self.lifetime * MIN_REFRESH_SHARE
+        return self.received_at + self.lifetime * MIN_REFRESH_SHARE - self.skew
 
     @property
     def refresh_at(self) -> float:
-        """When to refresh: shortly before expiry, and safely after the earliest allowed moment."""
+        """When to refresh: shortly before expiry, and safely after the earliest allowed moment.
+
+        When the answer that issued the pair took so long that no moment is both (the token was issued
+        somewhere between sending and receiving), the refresh is planned from the middle of that span, still
+        before expiry; a "too early" then is a short hold, not an expired token.
+        """
         margin = min(30.0, self.lifetime * 0.025)
-        return max(self.earliest_refresh + self.lifetime * 0.005, self.expires_at - margin)
+        planned = max(self.earliest_refresh + self.lifetime * 0.005, self.expires_at - margin)
+        if planned < self.expires_at:
+            return planned
+        middle = (self.sent_at + self.received_at) / 2
+        return min(middle + self.lifetime * (1 + MIN_REFRESH_SHARE) / 2 - self.skew, self.expires_at - 0.1)
 
     @property
     def refresh_expires_at(self) -> float:
@@ -74,8 +112,26 @@ class TokenChain:
 
     @classmethod
     def from_bytes(cls, raw: bytes, box: SecretBox) -> TokenChain:
-        """Decrypted from the store."""
-        return cls(**orjson.loads(box.decrypt(raw)))
+        """Decrypted from the store; ValueError when the value is not a chain this key can read."""
+        try:
+            return cls(**orjson.loads(box.decrypt(raw)))
+        except (ConfigError, TypeError, orjson.JSONDecodeError) as exc:
+            raise ValueError(str(exc)) from None
+
+
+@dataclass
+class Hold:
+    """No refresh before ``until``: Exact refused one for a reason that passes."""
+
+    until: float
+    reason: str
+    hint: str
+    kind: str  # too_early, day_limit, blocked, throttled, unavailable, refused
+
+    def error(self) -> ExactSQLError:
+        """The error for a call whose token expired during the hold."""
+        cls = TokenBudgetError if self.kind == "day_limit" else ExactSQLError
+        return cls(self.reason, self.hint)
 
 
 class _RotatedElsewhere(Exception):
@@ -85,9 +141,25 @@ class _RotatedElsewhere(Exception):
         self.chain = chain
 
 
+class _Refused(Exception):
+    """Exact refused the refresh for now; the hold says until when."""
+
+    def __init__(self, hold: Hold) -> None:
+        self.hold = hold
+
+
 def chain_key(base_url: str, client_id: str, user_id: str) -> str:
     """The store key of a chain."""
     return f"chain:{base_url}|{client_id.lower()}|{user_id.lower()}"
+
+
+def _next_utc_midnight(now: float) -> float:
+    day = dt.datetime.fromtimestamp(now, dt.UTC).date() + dt.timedelta(days=1)
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()
+
+
+def _hhmm(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%H:%M:%S UTC")
 
 
 class TokenBroker:
@@ -105,6 +177,8 @@ class TokenBroker:
         token_calls: TokenCallBudget,
         connection_name: str,
         clock: StoreClock | None = None,
+        errors: ErrorBudget | None = None,
+        rescue_dir: Path | None = None,
     ) -> None:
         self.store = store
         self.box = box
@@ -116,17 +190,30 @@ class TokenBroker:
         self.token_calls = token_calls
         self.connection_name = connection_name
         self.clock = clock or StoreClock(store)
+        self.errors = errors
         self.key = chain_key(base_url, client_id, user_id)
+        self.hold_key = f"refresh-hold:{self.key}"
+        self.rescue = RescueFile(rescue_dir, self.key, box) if rescue_dir is not None else None
         self._cached: TokenChain | None = None
+        self._rescue_checked = False
         self.refreshes = 0
 
     def _login_hint(self) -> str:
         return f"Run `exactsql login {self.connection_name}` to sign in again."
 
     def read(self) -> TokenChain | None:
-        """The chain as the store has it now."""
+        """The chain as the store has it now; ChainBrokenError when the stored value cannot be read."""
         raw = self.store.get(self.key)
-        return TokenChain.from_bytes(raw, self.box) if raw else None
+        if not raw:
+            return None
+        try:
+            return TokenChain.from_bytes(raw, self.box)
+        except ValueError:
+            raise ChainBrokenError(
+                f"The stored token chain of connection {self.connection_name!r} is corrupt: it cannot be "
+                "decrypted with this machine's key or read.",
+                f"Run `exactsql login {self.connection_name}` to replace it.",
+            ) from None
 
     def _usable(self, chain: TokenChain | None) -> TokenChain:
         if chain is None:
@@ -137,42 +224,128 @@ class TokenBroker:
             raise ChainBrokenError(f"The token chain is broken: {chain.broken}.", self._login_hint())
         return chain
 
+    # -- holds ---------------------------------------------------------------------------------------
+
+    def hold(self) -> Hold | None:
+        """The hold in force, if any."""
+        raw = self.store.get(self.hold_key)
+        if not raw:
+            return None
+        hold = Hold(**orjson.loads(raw))
+        return hold if hold.until > self.clock.now() else None
+
+    def _set_hold(self, hold: Hold) -> None:
+        self.store.update(self.hold_key, lambda _: (orjson.dumps(dataclasses.asdict(hold)), None))
+        log.warning("no token refresh until %s: %s", _hhmm(hold.until), hold.reason)
+
+    def clear_hold(self) -> None:
+        """Lifts a hold (after a new login)."""
+        self.store.update(self.hold_key, lambda _: (None, None))
+
+    def _wait_out(self, hold: Hold) -> None:
+        wait = hold.until - self.clock.now()
+        if wait > MAX_HOLD_WAIT:
+            raise hold.error()
+        log.info("waiting %.1f s until a refresh is allowed again: %s", wait, hold.reason)
+        time.sleep(max(0.0, wait))
+
+    # -- tokens --------------------------------------------------------------------------------------
+
     def access_token(self) -> str:
         """A valid access token, refreshing the chain (once, for everyone) when it is due."""
         cached = self._cached
         if cached is not None and self.clock.now() < cached.refresh_at:
             return cached.access_token
+        if not self._rescue_checked:
+            self._recover_rescued()
         chain = self._usable(self.read())
-        if self.clock.now() < chain.refresh_at:
+        now = self.clock.now()
+        if now < chain.refresh_at:
             self._cached = chain
             return chain.access_token
+        hold = self.hold()
+        if hold is not None:
+            if now < chain.expires_at:
+                return chain.access_token  # still valid: used while the hold lasts
+            self._wait_out(hold)
         return self.refresh().access_token
+
+    def renew(self, used_token: str, www_authenticate: str = "") -> str:
+        """After a 401 for ``used_token``: the newer token another process stored, or one refresh now (Exact's
+        clock may run ahead of ours, and so allow it before we would). Learns that skew from the 401."""
+        with self.store.lock(self.key, timeout=60):
+            chain = self._usable(self.read())
+            if chain.access_token != used_token:
+                self._cached = chain
+                return chain.access_token
+            now = self.clock.now()
+            if "expired" in unquote(www_authenticate).lower() and now < chain.expires_at:
+                ahead = chain.expires_at - now + 1.0
+                log.warning("Exact says the token expired %.1f s before its time here: clocks differ", ahead)
+                self._learn_skew(chain, chain.skew + ahead)
+        hold = self.hold()
+        if hold is not None:
+            self._wait_out(hold)  # the token does not work: wait for the hold to end, or say why not
+        with self.store.lock(self.key, timeout=60):
+            chain = self._usable(self.read())
+            if chain.access_token != used_token:
+                self._cached = chain
+                return chain.access_token
+            return self._refresh_locked(chain, force=True, early=True).access_token
+
+    def _learn_skew(self, chain: TokenChain, skew: float) -> TokenChain:
+        skewed = dataclasses.replace(chain, version=chain.version + 1, skew=skew)
+        self._store(chain, skewed)
+        return skewed
 
     def refresh(self, force: bool = False) -> TokenChain:
         """Refreshes under the chain's lock unless another process already did (``force``: due or not)."""
         with self.store.lock(self.key, timeout=60):
             failpoint("refresh_lock_held")
+            self._recover_rescued()
             chain = self._usable(self.read())
-            now = self.clock.now()
-            if not force and now < chain.refresh_at:
-                self._cached = chain
-                return chain
+            return self._refresh_locked(chain, force=force)
+
+    def _refresh_locked(self, chain: TokenChain, force: bool, early: bool = False) -> TokenChain:
+        now = self.clock.now()
+        if not force and now < chain.refresh_at:
+            self._cached = chain
+            return chain
+        hold: Hold | None = None
+        try:
+            hold = self.hold()
+            if hold is not None:
+                raise _Refused(hold)
             self._warn_if_idle(chain, now)
-            self.token_calls.check()  # refuse before waiting, not after
-            if now < chain.earliest_refresh:
+            self._check_token_calls()  # refuse before waiting, not after
+            if not early and now < chain.earliest_refresh < chain.expires_at:
                 wait = chain.earliest_refresh - now
                 log.info("waiting %.1f s until Exact allows the next refresh", wait)
                 time.sleep(wait)
-            try:
-                new = self._call_refresh(chain)
-            except _RotatedElsewhere as exc:
-                self._cached = exc.chain
-                return exc.chain
-            self._store(chain, new)
-            failpoint("token_stored")
-            self._cached = new
-            self.refreshes += 1
-            return new
+            new, ticket = self._call_refresh(chain)
+        except _RotatedElsewhere as exc:
+            self._cached = exc.chain
+            return exc.chain
+        except _Refused as exc:
+            if exc.hold is not hold:
+                self._set_hold(exc.hold)
+            if not force and self.clock.now() < chain.expires_at:
+                return chain  # the current token stays valid for now; nobody asks again before the hold ends
+            raise exc.hold.error() from None
+        self._persist(chain, new)
+        failpoint("token_stored")
+        self._settle(ticket, 200)
+        self._cached = new
+        self.refreshes += 1
+        return new
+
+    def _check_token_calls(self) -> None:
+        try:
+            self.token_calls.check()
+        except TokenBudgetError as exc:
+            raise _Refused(
+                Hold(_next_utc_midnight(self.clock.now()), exc.message, exc.hint, "day_limit")
+            ) from None
 
     def _warn_if_idle(self, chain: TokenChain, now: float) -> None:
         idle = now - chain.received_at
@@ -188,14 +361,23 @@ class TokenBroker:
                 self.connection_name,
             )
 
+    # -- storing -------------------------------------------------------------------------------------
+
     def _store(self, old: TokenChain, new: TokenChain) -> None:
-        """Compare-and-set: the new pair replaces exactly the version it was refreshed from."""
+        """Compare-and-set: the new pair replaces the chain while it still holds the refresh token it came
+        from (a mark of "broken" set meanwhile included: the new pair is the valid successor)."""
 
         def swap(raw: bytes | None) -> tuple[bytes | None, bool]:
-            current = TokenChain.from_bytes(raw, self.box) if raw else None
-            if current is None or current.version != old.version:
+            try:
+                current = TokenChain.from_bytes(raw, self.box) if raw else None
+            except ValueError:
+                current = None
+            if current is None or current.refresh_token != old.refresh_token:
                 return raw, False
-            return new.to_bytes(self.box), True
+            if current.version != old.version and not current.broken:
+                return raw, False
+            stored = dataclasses.replace(new, version=max(new.version, current.version + 1), broken=None)
+            return stored.to_bytes(self.box), True
 
         if not self.store.update(self.key, swap):
             raise ExactSQLError(
@@ -203,12 +385,98 @@ class TokenBroker:
                 "Check that every process uses the same state store.",
             )
 
+    def _persist(self, old: TokenChain, new: TokenChain) -> None:
+        """Stores the new pair before anything else can fail: while the store is down it is held in memory
+        and in an encrypted rescue file, and the store write is retried until it is back."""
+        try:
+            self._store(old, new)
+            return
+        except ExactSQLError:
+            raise
+        except Exception as exc:
+            failure = exc
+        where = self.rescue.write(old.refresh_token, new) if self.rescue is not None else None
+        log.warning(
+            "the state store failed while storing the new token pair (%s); keeping it in memory%s and "
+            "retrying",
+            type(failure).__name__,
+            f" and in {where}" if where else "",
+        )
+        deadline = time.monotonic() + STORE_RETRY_DEADLINE
+        delay = 0.1
+        while True:
+            time.sleep(delay)
+            delay = min(1.0, delay * 1.5)
+            try:
+                self._store(old, new)
+            except ExactSQLError:
+                raise
+            except Exception as exc:
+                if time.monotonic() < deadline:
+                    continue
+                self._cached = new  # this process goes on with it
+                raise ExactSQLError(
+                    f"The state store is unreachable ({type(exc).__name__}); the new token pair could not be "
+                    "stored.",
+                    "It is kept in a rescue file on this machine: the next exactsql process here stores it "
+                    "once the store is back."
+                    if where
+                    else "Bring the store back; other processes will need a new login if this one stops.",
+                ) from None
+            if self.rescue is not None:
+                self.rescue.remove()
+            log.warning("the new token pair is stored; the store is back")
+            return
+
+    def _recover_rescued(self) -> None:
+        """Stores a pair that an earlier process on this machine could not store (the store was down)."""
+        self._rescue_checked = True
+        if self.rescue is None:
+            return
+        found = self.rescue.read()
+        if found is None:
+            return
+        refreshed_from, new = found
+        current = self.read()
+        if current is not None and current.refresh_token == refreshed_from:
+            self._store(current, new)
+            log.warning("stored the token pair that was kept in a rescue file during a store outage")
+        self.rescue.remove()
+
     def _mark_broken(self, chain: TokenChain, reason: str) -> None:
         broken = dataclasses.replace(chain, version=chain.version + 1, broken=reason)
-        self._store(chain, broken)
+
+        def mark(raw: bytes | None) -> tuple[bytes | None, None]:
+            try:
+                current = TokenChain.from_bytes(raw, self.box) if raw else None
+            except ValueError:
+                current = None
+            if current is not None and current.version != chain.version:
+                return raw, None  # a newer pair arrived after all: leave it
+            return broken.to_bytes(self.box), None
+
+        self.store.update(self.key, mark)
         self._cached = None
 
-    def _call_refresh(self, chain: TokenChain) -> TokenChain:
+    # -- the token endpoint --------------------------------------------------------------------------
+
+    def _admit(self) -> str | None:
+        if self.errors is None:
+            return None
+        try:
+            return self.errors.admit(None, TOKEN_ENDPOINT)
+        except ErrorBudgetError as exc:
+            hour = (dt.datetime.fromtimestamp(self.clock.now(), dt.UTC) + dt.timedelta(hours=1)).replace(
+                minute=0, second=0, microsecond=0
+            )
+            raise _Refused(Hold(hour.timestamp(), exc.message, exc.hint, "blocked")) from None
+
+    def _settle(self, ticket: str | None, status: int | None) -> None:
+        if ticket is not None and self.errors is not None:
+            self.errors.settle(ticket, status, None, TOKEN_ENDPOINT)
+
+    def _call_refresh(self, chain: TokenChain) -> tuple[TokenChain, str | None]:
+        """The new pair and the error-budget ticket to settle once it is stored."""
         form = {
             "grant_type": "refresh_token",
             "refresh_token": chain.refresh_token,
@@ -217,10 +485,12 @@ class TokenBroker:
         }
         for attempt in range(TOKEN_RETRIES):
             self.token_calls.spend()
+            ticket = self._admit()
             sent = self.clock.now()
             try:
                 response = self.http.post(f"{self.base_url}/api/oauth2/token", data=form)
             except httpx.TransportError as exc:
+                self._settle(ticket, None)
                 log.warning("token endpoint unreachable (%s); retry %d", type(exc).__name__, attempt + 1)
                 time.sleep(0.5 * 2**attempt)
                 continue
@@ -228,7 +498,7 @@ class TokenBroker:
             failpoint("token_response_received")
             if response.status_code == 200:
                 body = response.json()
-                return dataclasses.replace(
+                new = dataclasses.replace(
                     chain,
                     version=chain.version + 1,
                     access_token=body["access_token"],
@@ -237,42 +507,112 @@ class TokenBroker:
                     sent_at=sent,
                     received_at=received,
                 )
+                return new, ticket
+            self._settle(ticket, response.status_code)
             if response.status_code >= 500:
                 time.sleep(0.5 * 2**attempt)
                 continue
-            return self._refused(chain, response)
-        raise ExactSQLError(
-            f"The token endpoint did not answer after {TOKEN_RETRIES} tries.",
-            "The access token stays valid until it expires; try again shortly.",
+            self._refused(chain, response)
+        raise _Refused(
+            Hold(
+                self.clock.now() + self._scaled(chain, 60),
+                f"The token endpoint did not answer after {TOKEN_RETRIES} tries.",
+                "The access token stays valid until it expires; exactsql tries again in a minute.",
+                "unavailable",
+            )
         )
 
-    def _refused(self, chain: TokenChain, response: httpx.Response) -> TokenChain:
+    @staticmethod
+    def _scaled(chain: TokenChain, seconds: float) -> float:
+        """``seconds`` of Exact's time at the chain's time scale (a 600 s token: as is)."""
+        return seconds * chain.lifetime / 600
+
+    def _refused(self, chain: TokenChain, response: httpx.Response) -> None:
+        """Raises what a refusal of the token endpoint means: another's pair, a hold, or a broken chain."""
         try:
             body = response.json()
         except ValueError:
             body = {"error": response.text.strip()}
-        error, description = body.get("error", ""), body.get("error_description", "")
+        if not isinstance(body, dict):
+            body = {"error": str(body)}
+        error, description = str(body.get("error", "")), str(body.get("error_description", ""))
         reason = response.headers.get("Reason", "")
+        now = self.clock.now()
         if response.status_code == 401 and "old refresh token" in description.lower():
-            current = self.read()
-            if current is not None and current.version != chain.version and not current.broken:
-                raise _RotatedElsewhere(current)  # another process rotated it: use theirs
+            newer = self._newer_pair(chain)
+            if newer is not None:
+                raise _RotatedElsewhere(newer)  # another process rotated it: use theirs
             self._mark_broken(chain, "Exact says the refresh token was already used (Old refresh token used)")
             raise ChainBrokenError("The refresh token was already used elsewhere.", self._login_hint())
+        if error == "invalid_grant" or (error == "invalid_request" and "expired" in description.lower()):
+            self._mark_broken(chain, f"{error}: {description}".strip(": "))
+            raise ChainBrokenError(f"Exact refused the refresh: {description or error}.", self._login_hint())
+        if response.status_code == 429:
+            if reason.startswith("ErrorLimitExceeded") and self.errors is not None:
+                until = self.errors.block(None, TOKEN_ENDPOINT)
+                raise _Refused(
+                    Hold(
+                        until,
+                        "Exact has blocked this app's token endpoint after too many error responses this hour.",
+                        f"Refreshes resume at {_hhmm(until)}; the current token is used while it is valid.",
+                        "blocked",
+                    )
+                )
+            retry_after = response.headers.get("Retry-After", "")
+            wait = float(retry_after) if retry_after.isdigit() else self._scaled(chain, 60)
+            raise _Refused(
+                Hold(
+                    now + wait,
+                    "Exact's token endpoint answered 429 (too many requests).",
+                    "exactsql waits before it asks again; the current token is used while it is valid.",
+                    "throttled",
+                )
+            )
         if reason.startswith("TokenLimitExceeded"):
-            raise TokenBudgetError(
-                "Exact refused the refresh: the daily limit of token calls for this app and user is used up.",
-                "Tokens can be refreshed again after 00:00 UTC.",
+            raise _Refused(
+                Hold(
+                    _next_utc_midnight(now),
+                    "Exact refused the refresh: the daily limit of token calls for this app and user is used up.",
+                    "Tokens can be refreshed again after 00:00 UTC; the chain stays valid.",
+                    "day_limit",
+                )
             )
         if reason.startswith("TooEarlyToRefreshTokens"):
-            raise ExactSQLError(
-                "Exact refused the refresh as too early (the clocks disagree).",
-                "The current access token stays valid; check this machine's clock.",
+            raise _Refused(
+                Hold(
+                    now + self._scaled(chain, 30),
+                    "Exact refused the refresh as too early (its clock and this machine's disagree).",
+                    "exactsql tries again shortly; check this machine's clock if this repeats.",
+                    "too_early",
+                )
             )
         if error == "invalid_client":
-            raise ConfigError(
-                "Exact refused the app's client ID or secret.",
-                f"Re-enter them with `exactsql connection add {self.connection_name} …`.",
+            raise _Refused(
+                Hold(
+                    now + self._scaled(chain, 60),
+                    "Exact refused the app's client ID or secret.",
+                    f"Re-enter them with `exactsql connection add {self.connection_name} …`.",
+                    "refused",
+                )
             )
-        self._mark_broken(chain, f"{error}: {description}".strip(": "))
-        raise ChainBrokenError(f"Exact refused the refresh: {description or error}.", self._login_hint())
+        raise _Refused(
+            Hold(
+                now + self._scaled(chain, 60),
+                f"Exact refused the refresh ({response.status_code}): {description or error or 'no reason given'}.",
+                "exactsql tries again in a minute; the chain is kept.",
+                "refused",
+            )
+        )
+
+    def _newer_pair(self, chain: TokenChain) -> TokenChain | None:
+        """A pair newer than ``chain`` in the store or in this machine's rescue file, looked for a few seconds
+        (the process that refreshed may be storing it now)."""
+        deadline = time.monotonic() + OLD_TOKEN_GRACE
+        while True:
+            self._recover_rescued()
+            current = self.read()
+            if current is not None and current.refresh_token != chain.refresh_token and not current.broken:
+                return current
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.1)
