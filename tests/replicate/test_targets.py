@@ -119,9 +119,9 @@ def test_claims_are_exclusive_and_fence_commits(conn: TargetConnection) -> None:
     )
     assert claimed is None and [h.owner for h in held] == [me]
     with conn.transaction():
-        conn.save("crm/Accounts", 7, me, 60, cursor=123, loaded=True)
+        conn.save("crm/Accounts", 7, me, 60, None, cursor=123, loaded=True)
     with pytest.raises(LeaseLost), conn.transaction():
-        conn.save("crm/Accounts", 7, other, 60, cursor=999)
+        conn.save("crm/Accounts", 7, other, 60, None, cursor=999)
     assert conn.cursor("crm/Accounts", 7).cursor == 123  # type: ignore[union-attr]
     conn.release("crm/Accounts", 7, me, done=True)
     state = conn.cursor("crm/Accounts", 7)

@@ -8,10 +8,15 @@
   committed with each page, then the division's rows replaced by the staged ones in one transaction;
 - modified: ``Modified ge cursor`` (ties read again; upserts make that harmless), the ``__next`` link
   committed with each page, the cursor moved at the end.
+
+A sync or modified item that ends with far fewer rows than its last run left has lost rows outside
+replication (deleted by hand, an older copy restored): later runs would not bring them back, so it is
+reported (``Tally.shortfall``) until a resync (``restart``) reads it again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import random
@@ -27,7 +32,7 @@ from exactsql.api.client import RETRIES, ExactClient, next_link
 from exactsql.api.convert import page_to_arrow
 from exactsql.catalog import Column
 from exactsql.errors import ApiError
-from exactsql.replicate.plan import TablePlan, TableSpec
+from exactsql.replicate.plan import RELOAD, TablePlan, TableSpec
 from exactsql.replicate.targets import CursorRow, TargetConnection
 
 log = logging.getLogger(__name__)
@@ -37,6 +42,10 @@ START = 1
 #: How far behind the largest Modified seen the next Modified read starts (CET milliseconds): rows changed
 #: while a read was under way may carry a Modified below the largest one it saw.
 MODIFIED_LAG_MS = 10 * 60 * 1000
+#: An item is short of rows when it ends with fewer than this share of the rows its last run left…
+SHORT_SHARE = 0.5
+#: …and at least this many fewer.
+SHORT_ROWS = 10
 
 DELETED_COLUMNS = [
     Column("Timestamp", "Edm.Int64"),
@@ -53,6 +62,8 @@ class Tally:
     deleted: int = 0
     errors: int = 0
     pages: int = 0
+    #: (rows the last run left, rows now) when the item is short of rows.
+    shortfall: tuple[int, int] | None = None
 
 
 class ItemProgress:
@@ -86,7 +97,7 @@ class Job:
 
     def save(self, **values: object) -> None:
         """Updates this item's state inside the current transaction (fenced by the claim)."""
-        self.conn.save(self.plan.name, self.division, self.owner, self.ttl, **values)
+        self.conn.save(self.plan.name, self.division, self.owner, self.ttl, self.state.generation, **values)
 
     def pages(
         self, path: str, params: dict[str, str] | None, columns: list[Column]
@@ -142,6 +153,28 @@ def _max(column: pa.ChunkedArray) -> int | None:
     return None if value is None else int(value)
 
 
+def restart(job: Job) -> None:
+    """Starts the item over (a resync): its rows and its cursor go in one transaction, so that the run reads
+    it in full as the first time; a reload keeps its rows until its swap replaces them."""
+    plan = job.plan
+    with job.conn.transaction():
+        if plan.strategy != RELOAD:
+            job.conn.delete_rows(plan.spec, job.division if plan.partitioned else None)
+        job.save(cursor=None, resume=None, loaded=False, row_count=None)
+    job.state = dataclasses.replace(job.state, cursor=None, resume=None, loaded=False, row_count=None)
+
+
+def row_count(job: Job) -> int:
+    """The rows of the item now, to record at its end; when far fewer than its last run left, that count
+    is kept instead (so the shortfall is reported on every run until a resync) and ``tally.shortfall`` set."""
+    now = job.conn.count(job.plan.spec.name, job.division)
+    before = job.state.row_count
+    if before is None or not job.state.loaded or now >= before * SHORT_SHARE or before - now < SHORT_ROWS:
+        return now
+    job.tally.shortfall = (before, now)
+    return before
+
+
 # -- sync -------------------------------------------------------------------------------------------------
 
 
@@ -164,7 +197,7 @@ def run_sync(job: Job) -> None:
         job.tally.rows += batch.num_rows
         job.progress.rows(batch.num_rows)
     with conn.transaction():
-        job.save(row_count=conn.count(plan.spec.name, job.division))
+        job.save(row_count=row_count(job))
 
 
 # -- sync/Deleted -----------------------------------------------------------------------------------------
@@ -265,4 +298,4 @@ def run_modified(job: Job) -> None:
     if seen is not None:
         following = max(cursor or 0, seen - MODIFIED_LAG_MS)
     with conn.transaction():
-        job.save(cursor=following, resume=None, loaded=True, row_count=conn.count(spec.name, job.division))
+        job.save(cursor=following, resume=None, loaded=True, row_count=row_count(job))

@@ -9,6 +9,7 @@ seen that way).
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -274,6 +275,19 @@ def resolve_table(name: str, catalog: Catalog | None = None) -> Table:
     raise ConfigError(f"There is no table {name!r} in the catalog.", hint)
 
 
+def names_in(items: Sequence[str] | None) -> list[str]:
+    """Table names as options give them: comma-separated, repeated."""
+    return [part.strip() for item in items or [] for part in item.split(",") if part.strip()]
+
+
+def resynced(plans: list[TablePlan], names: list[str]) -> set[str]:
+    """The catalog names of the plans to resync: those ``names`` name, every one for ``all``."""
+    if any(n.lower() == "all" for n in names):
+        return {p.name for p in plans}
+    catalog = load_catalog()
+    return {resolve_table(n, catalog).full_name for n in names}
+
+
 def plan_tables(names: list[str] | None = None, modified: list[str] | None = None) -> list[TablePlan]:
     """The plans of the tables to replicate (``DEFAULT_TABLES`` when ``names`` is None).
 
@@ -282,18 +296,16 @@ def plan_tables(names: list[str] | None = None, modified: list[str] | None = Non
     """
     catalog = load_catalog()
     chosen: list[Table] = []
-    for item in names or list(DEFAULT_TABLES):
-        for part in item.split(","):
-            if part.strip():
-                table = resolve_table(part, catalog)
-                if table.full_name == DELETED:
-                    raise ConfigError(
-                        "sync/Deleted is not copied: its records are applied to the tables they name.",
-                        "Leave it out of --tables.",
-                    )
-                if table not in chosen:
-                    chosen.append(table)
-    wanted = {m.strip().lower() for item in modified or [] for m in item.split(",") if m.strip()}
+    for name in names_in(names or DEFAULT_TABLES):
+        table = resolve_table(name, catalog)
+        if table.full_name == DELETED:
+            raise ConfigError(
+                "sync/Deleted is not copied: its records are applied to the tables they name.",
+                "Leave it out of --tables.",
+            )
+        if table not in chosen:
+            chosen.append(table)
+    wanted = {m.lower() for m in names_in(modified)}
     every = "all" in wanted
     by_modified = {resolve_table(m, catalog).full_name for m in wanted - {"all"}}
     plans = []

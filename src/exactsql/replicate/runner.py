@@ -32,8 +32,9 @@ from exactsql.errors import (
     RateLimitError,
     TokenBudgetError,
 )
-from exactsql.replicate import jobs
+from exactsql.replicate import generations, jobs
 from exactsql.replicate.plan import (
+    DEFAULT_TABLES,
     DELETED,
     DELETIONS,
     MODIFIED,
@@ -43,7 +44,9 @@ from exactsql.replicate.plan import (
     TableSpec,
     deleted_plan,
     entity_type_of,
+    names_in,
     plan_tables,
+    resynced,
     spec_for,
     stage_name,
 )
@@ -74,6 +77,8 @@ class Outcome:
     waits: int = 0
     seconds: float = 0.0
     message: str | None = None
+    #: (rows its last run left, rows now) when far fewer rows are left: it needs a resync.
+    shortfall: tuple[int, int] | None = None
 
 
 @dataclass
@@ -101,6 +106,11 @@ class RunReport:
     def ok(self) -> bool:
         """Whether every item completed."""
         return self.fatal is None and all(o.status == "ok" for o in self.outcomes)
+
+    @property
+    def short(self) -> list[Outcome]:
+        """The items that lost rows outside replication (each needs a resync)."""
+        return [o for o in self.outcomes if o.shortfall is not None]
 
     def by_status(self) -> dict[str, int]:
         """How many items ended in each status."""
@@ -200,10 +210,19 @@ def deletion_targets(conn: TargetConnection) -> dict[int, TableSpec]:
     return out
 
 
-def prepare(conn: TargetConnection, plans: list[TablePlan]) -> None:
-    """Creates or widens the target tables; a widened table read incrementally is read again in full."""
+def prepare(conn: TargetConnection, plans: list[TablePlan], items: list[tuple[str, int, str]]) -> None:
+    """Creates or widens the target tables and the cursors of ``items``; a table that is missing or another
+    one than its cursors were read into (``generations``), or a widened table read incrementally, is read
+    again in full."""
     conn.ensure_meta()
+    conn.add_items(items)
     for plan in plans:
+        reset = generations.settle(conn, plan)
+        if reset:
+            log.warning(
+                "%s was missing or is another table than its cursors were read into: %s item(s) of it are "
+                "read again in full", plan.spec.name, reset,
+            )  # fmt: skip
         added = conn.ensure_table(plan.spec)
         if plan.strategy == RELOAD:
             conn.ensure_table(plan.spec, stage_name(plan.spec.name))
@@ -226,9 +245,12 @@ class Run:
         stop: threading.Event | None = None,
         lease: float = LEASE_SECONDS,
         worker: bool = False,
+        resync: set[str] | None = None,
     ) -> None:
         self.session = session
         self.worker = worker
+        self.resync = resync or set()
+        self._restarted: set[tuple[str, int]] = set()
         self.target = target
         self.plans = plans
         self.divisions = divisions
@@ -263,11 +285,10 @@ class Run:
         started = time.perf_counter()
         conn = self.target.connect()
         try:
-            prepare(conn, self.plans)
+            items = self.items()
+            prepare(conn, self.plans, items)
             conn.close_dead_runs(process_alive)
             conn.prune_runs(HISTORY_DAYS)
-            items = self.items()
-            conn.add_items(items)
             self._targets = deletion_targets(conn)
             self._tables = sorted({t for t, _, _ in items})
             self._all_divisions = sorted({d for _, d, _ in items})
@@ -386,6 +407,9 @@ class Run:
         status, message, done = "ok", None, True
         fatal: BaseException | None = None
         try:
+            if name in self.resync and (name, division) not in self._restarted:
+                jobs.restart(job)
+                self._restarted.add((name, division))
             if plan.strategy == DELETIONS:
                 jobs.run_deleted(job, self._targets)
             elif plan.strategy == SYNC:
@@ -417,7 +441,7 @@ class Run:
         outcome = Outcome(
             name, division, plan.strategy, status, job.tally.rows, job.tally.deleted,
             client.calls - job.calls_before, job.tally.errors, waits["n"] - waits_before,
-            time.perf_counter() - started, message,
+            time.perf_counter() - started, message, job.tally.shortfall,
         )  # fmt: skip
         with contextlib.suppress(Exception):
             conn.run_ended(
@@ -444,6 +468,7 @@ def replicate(
     stop: threading.Event | None = None,
     worker: bool = False,
     lease: float = LEASE_SECONDS,
+    resync: list[str] | None = None,
 ) -> RunReport:
     """One replication round of ``tables`` in ``divisions`` into the target at ``to``.
 
@@ -455,8 +480,11 @@ def replicate(
         parallel: threads (each works on one division at a time).
         modified: tables without sync to read by ``Modified`` instead of reloading (``["all"]``: all that can).
         worker: join other processes on a shared (PostgreSQL) target.
+        resync: tables to read again in full, from an empty copy in these divisions (``["all"]``: every
+            table of the run); they are added to the run.
     """
-    plans = plan_tables(tables, modified)
+    again = names_in(resync)
+    plans = plan_tables([*(tables or DEFAULT_TABLES), *(n for n in again if n.lower() != "all")], modified)
     target = open_target(to)
     if worker and not target.shared:
         raise ConfigError(
@@ -465,7 +493,9 @@ def replicate(
         )
     try:
         codes = resolve_divisions(session, divisions)
-        return Run(session, target, plans, codes, parallel, progress, stop, lease, worker).run()
+        return Run(
+            session, target, plans, codes, parallel, progress, stop, lease, worker, resynced(plans, again)
+        ).run()
     finally:
         target.close()
 

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from exactsql.api.convert import arrow_type
 from exactsql.catalog import Column
+from exactsql.replicate.generations import generation_in, marker, new_generation
 from exactsql.replicate.plan import TableSpec, stage_name
 
 CURSORS = "exactsql_cursors"
@@ -35,9 +36,11 @@ class CursorRow:
         cursor: the largest Timestamp committed (sync, Deleted), or the Modified cursor (CET ms).
         resume: where an unfinished full reload or Modified read goes on (JSON), None when none is open.
         loaded: a first full load has completed.
-        row_count: rows in the copy after the last completed load (reloads), or rows written so far.
+        row_count: rows of the (table, division) in the copy when its last run ended (while the copy is
+            short of rows, the count before: ``jobs.row_count``).
         owner, lease_until: the process working on it and until when its claim holds.
         done_at: when the last run of it completed (epoch seconds, the target's clock).
+        generation: the generation of the table the cursor was read into (``generations``).
     """
 
     table_name: str
@@ -50,12 +53,15 @@ class CursorRow:
     owner: str | None
     lease_until: float | None
     done_at: float | None
+    generation: str | None = None
 
 
 _CURSOR_COLUMNS = (
     "table_name", "division", "strategy", "cursor", "resume", "loaded", "row_count", "owner", "lease_until",
-    "done_at",
+    "done_at", "generation",
 )  # fmt: skip
+#: What a reset cursor holds: the next read of the item is a first full load.
+_FRESH = "cursor = NULL, resume = NULL, loaded = FALSE, row_count = NULL"
 
 
 def utc_now() -> dt.datetime:
@@ -112,6 +118,21 @@ class TargetConnection:
     def read(self, table: str, columns: Sequence[Column], divisions: Sequence[int] | None = None) -> pa.Table:
         """Rows of ``table`` (the given columns, typed as Arrow) in ``divisions`` (None: all)."""
         raise NotImplementedError
+
+    def table_note(self, table: str) -> str | None:
+        """The text that carries ``table``'s generation marker: its comment (None when it has none)."""
+        raise NotImplementedError
+
+    def mark_table(self, table: str, generation: str) -> str:
+        """Marks an existing table with ``generation``; returns the generation it carries now."""
+        self.execute(f"COMMENT ON TABLE {self.q(table)} IS '{marker(generation)}'")
+        return generation
+
+    def create_table(self, table: str, body: str, generation: str) -> None:
+        """``CREATE TABLE table (body)``, marked with ``generation`` ("": unmarked)."""
+        self.execute(f"CREATE TABLE {self.q(table)} ({body})")
+        if generation:
+            self.mark_table(table, generation)
 
     def ts(self, value: dt.datetime) -> Any:
         """A timestamp as this driver takes it."""
@@ -171,8 +192,10 @@ class TargetConnection:
                 f"CREATE TABLE IF NOT EXISTS {CURSORS} (table_name TEXT NOT NULL, division BIGINT NOT NULL, "
                 "strategy TEXT, cursor BIGINT, resume TEXT, loaded BOOLEAN, row_count BIGINT, owner TEXT, "
                 "lease_until DOUBLE PRECISION, done_at DOUBLE PRECISION, updated_at DOUBLE PRECISION, "
-                "PRIMARY KEY (table_name, division))"
+                "generation TEXT, PRIMARY KEY (table_name, division))"
             )
+            if "generation" not in (self.column_types(CURSORS) or {}):  # made before generations were kept
+                self.execute(f"ALTER TABLE {CURSORS} ADD COLUMN generation TEXT")
             self.execute(
                 f"CREATE TABLE IF NOT EXISTS {RUNS} (run_id TEXT NOT NULL, table_name TEXT NOT NULL, "
                 "division BIGINT NOT NULL, strategy TEXT, host TEXT, pid BIGINT, started TIMESTAMP, "
@@ -180,8 +203,11 @@ class TargetConnection:
                 "errors BIGINT, waits BIGINT, message TEXT, PRIMARY KEY (run_id, table_name, division))"
             )
 
-    def ensure_table(self, spec: TableSpec, name: str | None = None) -> list[str]:
-        """Creates the table of ``spec`` (or adds the columns it lacks); returns the added columns."""
+    def ensure_table(
+        self, spec: TableSpec, name: str | None = None, generation: str | None = None
+    ) -> list[str]:
+        """Creates the table of ``spec`` (marked with ``generation``, a new one when None) or adds the columns
+        it lacks; returns the added columns."""
         name = name or spec.name
         with self.transaction():
             self.ddl_lock()
@@ -189,7 +215,11 @@ class TargetConnection:
             if existing is None:
                 cols = ", ".join(f"{self.q(c.name)} {self.sql_type(c.edm)}" for c in spec.columns)
                 key = f"{self.q('Division')}, {self.q(spec.key)}"
-                self.execute(f"CREATE TABLE {self.q(name)} ({cols}, PRIMARY KEY ({key}))")
+                self.create_table(
+                    name,
+                    f"{cols}, PRIMARY KEY ({key})",
+                    new_generation() if generation is None else generation,
+                )
                 return []
             known = {n.lower() for n in existing}
             added = [c for c in spec.columns if c.name.lower() not in known]
@@ -198,6 +228,16 @@ class TargetConnection:
                     f"ALTER TABLE {self.q(name)} ADD COLUMN {self.q(column.name)} {self.sql_type(column.edm)}"
                 )
             return [c.name for c in added]
+
+    def table_generation(self, table: str) -> str | None:
+        """The generation ``table`` carries: None when there is no such table, "" when it carries none."""
+        if self.column_types(table) is None:
+            return None
+        return generation_in(self.table_note(table))
+
+    def drop_table(self, table: str) -> None:
+        """Drops ``table`` if it exists."""
+        self.execute(f"DROP TABLE IF EXISTS {self.q(table)}")
 
     def upsert(self, spec: TableSpec, batch: pa.Table, stage: bool = False) -> None:
         """Inserts or replaces rows by (Division, key); ``batch`` has the columns of ``spec``."""
@@ -228,6 +268,14 @@ class TargetConnection:
         )
         self.clear_stage(spec, division)
         return count
+
+    def delete_rows(self, spec: TableSpec, division: int | None) -> int:
+        """Deletes the rows of one division (None: every row); returns how many went."""
+        if division is None:
+            return self.execute_count(f"DELETE FROM {self.q(spec.name)}")
+        return self.execute_count(
+            f"DELETE FROM {self.q(spec.name)} WHERE {self.q('Division')} = {self.placeholder}", [division]
+        )
 
     def count(self, table: str, division: int | None = None) -> int:
         """Rows of ``table`` (in one division)."""
@@ -357,19 +405,24 @@ class TargetConnection:
             held.append(row)
         return None, waiting, held
 
-    def save(self, table: str, division: int, owner: str, ttl: float, **values: Any) -> None:
+    def save(
+        self, table: str, division: int, owner: str, ttl: float, generation: str | None, **values: Any
+    ) -> None:
         """Updates the state of an item this process holds (inside the caller's transaction), renewing the
-        lease; LeaseLost when another process holds it now."""
+        lease; LeaseLost when another process holds it now or its table is another ``generation`` now."""
         sets = [f"{k} = {self.placeholder}" for k in values]
         sets += [f"lease_until = {self.placeholder}", f"updated_at = {self.placeholder}"]
         now = self.now()
         changed = self.execute_count(
             f"UPDATE {CURSORS} SET {', '.join(sets)} WHERE table_name = {self.placeholder} "
-            f"AND division = {self.placeholder} AND owner = {self.placeholder}",
-            [*values.values(), now + ttl, now, table, division, owner],
+            f"AND division = {self.placeholder} AND owner = {self.placeholder} "
+            f"AND generation {self.same} {self.placeholder}",
+            [*values.values(), now + ttl, now, table, division, owner, generation],
         )
         if changed != 1:
-            raise LeaseLost(f"{table} in division {division} is no longer held by this process")
+            raise LeaseLost(
+                f"{table} in division {division} is no longer held by this process (or its table was replaced)"
+            )
 
     def release(self, table: str, division: int, owner: str, done: bool) -> None:
         """Gives up the claim (and marks the item done for this round)."""
@@ -397,6 +450,30 @@ class TargetConnection:
                 f"UPDATE {CURSORS} SET cursor = NULL, resume = NULL WHERE table_name = {self.placeholder}",
                 [table],
             )
+
+    def settle_cursors(self, table: str, generation: str, keep: set[str] | None) -> int:
+        """Records ``generation`` in every cursor of ``table``; those that recorded a generation outside
+        ``keep`` (None: any state at all) are reset first. Returns how many were reset."""
+        ph = self.placeholder
+        stale = "TRUE"
+        if keep is not None:
+            stale = f"generation IS NOT NULL AND generation NOT IN ({self.p(len(keep))})"
+        with self.transaction():
+            reset = self.execute_count(
+                f"UPDATE {CURSORS} SET {_FRESH} WHERE table_name = {ph} AND ({stale}) AND (cursor IS NOT NULL "
+                f"OR resume IS NOT NULL OR row_count IS NOT NULL OR loaded = {ph})",
+                [table, *sorted(keep or ()), True],
+            )
+            self.execute(
+                f"UPDATE {CURSORS} SET generation = {ph} WHERE table_name = {ph} AND (generation IS NULL "
+                f"OR generation <> {ph})",
+                [generation, table, generation],
+            )
+        return reset
+
+    def restart_reloads(self, table: str) -> None:
+        """Makes the reloads of ``table`` under way start over (its staging table was replaced)."""
+        self.execute(f"UPDATE {CURSORS} SET resume = NULL WHERE table_name = {self.placeholder}", [table])
 
     # -- run history ----------------------------------------------------------------------------------------
 

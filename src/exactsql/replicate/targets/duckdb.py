@@ -56,6 +56,14 @@ class DuckDBConnection(TargetConnection):
         ).fetchall()
         return [r[0] for r in rows]
 
+    def table_note(self, table: str) -> str | None:
+        rows = self.con.execute(
+            "SELECT comment FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = 'main' AND table_name = ?",
+            [table],
+        ).fetchall()
+        return rows[0][0] if rows else None
+
     def _with_view(self, table: pa.Table) -> str:
         name = f"exactsql_batch_{next(_names)}"
         self.con.register(name, table)

@@ -71,6 +71,14 @@ class PostgresConnection(TargetConnection):
         ).fetchall()
         return [r[0] for r in rows]
 
+    def table_note(self, table: str) -> str | None:
+        row = self.db.execute(
+            "SELECT obj_description(c.oid, 'pg_class') FROM pg_class c JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relname = %s",
+            [table],
+        ).fetchone()
+        return row[0] if row else None
+
     def _upsert(self, name: str, spec: TableSpec, batch: pa.Table) -> None:
         names = spec.column_names
         cols = ", ".join(self.q(c) for c in names)

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from exactsql.catalog import Column
+from exactsql.replicate.generations import marker
 from exactsql.replicate.plan import TableSpec
 from exactsql.replicate.targets.base import Target, TargetConnection, arrow_for
 
@@ -76,6 +77,21 @@ class SQLiteConnection(TargetConnection):
     def tables(self) -> list[str]:
         rows = self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").fetchall()
         return [r[0] for r in rows]
+
+    def table_note(self, table: str) -> str | None:
+        rows = self.db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]
+        ).fetchall()
+        return rows[0][0] if rows else None
+
+    def mark_table(self, table: str, generation: str) -> str:
+        """SQLite keeps no comments but those in a table's ``CREATE`` statement: a table made before
+        generations were kept stays unmarked ("")."""
+        return ""
+
+    def create_table(self, table: str, body: str, generation: str) -> None:
+        note = f"/* {marker(generation)} */ " if generation else ""
+        self.db.execute(f"CREATE TABLE {self.q(table)} ({note}{body})")
 
     def _upsert(self, name: str, spec: TableSpec, batch: pa.Table) -> None:
         names = spec.column_names
