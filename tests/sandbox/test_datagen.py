@@ -11,23 +11,24 @@ import numpy as np
 import pytest
 
 from exactsql.sandbox import datagen_pools as P
-from exactsql.sandbox.datagen import ENTITIES, REFERENCE_DATE, SIZES, DivisionData, World
+from exactsql.sandbox.datagen import ENTITIES, SIZES, DivisionData, World
 from exactsql.sandbox.values import NULL_DATE, cet_ms, index_of
 
 TL = "financialtransaction/TransactionLines"
 INV = "salesinvoice/SalesInvoices"
 LINES = "salesinvoice/SalesInvoiceLines"
-REF_MS = cet_ms(dt.datetime.combine(REFERENCE_DATE, dt.time()))
+TODAY = dt.date(2025, 12, 31)
+REF_MS = cet_ms(dt.datetime.combine(TODAY, dt.time()))
 
 
 @pytest.fixture(scope="module")
 def world() -> World:
-    return World(seed=7, divisions=3, size="small")
+    return World(seed=7, divisions=3, size="small", today=TODAY)
 
 
 @pytest.fixture(scope="module")
 def medium() -> DivisionData:
-    w = World(seed=3, divisions=1, size="medium")
+    w = World(seed=3, divisions=1, size="medium", today=TODAY)
     return w.division(w.division_codes[0])
 
 
@@ -83,7 +84,7 @@ def test_world_basics(world: World) -> None:
 
 
 def test_sizes_scale() -> None:
-    w = World(seed=1, divisions=1, size="small")
+    w = World(seed=1, divisions=1, size="small", today=TODAY)
     d = w.division(w.division_codes[0])
     assert abs(d.count(TL) - SIZES["small"]) <= 50
     assert 50 <= d.count("crm/Accounts") <= 100
@@ -95,7 +96,7 @@ def test_sizes_scale() -> None:
 
 
 def test_determinism_across_worlds() -> None:
-    a, b = World(seed=11, divisions=2), World(seed=11, divisions=2)
+    a, b = World(seed=11, divisions=2, today=TODAY), World(seed=11, divisions=2, today=TODAY)
     assert a.division_codes == b.division_codes
     for name, values in a.system_users().items():
         assert same(values, b.system_users()[name]), name
@@ -111,7 +112,7 @@ def test_determinism_across_worlds() -> None:
     other = a.division(a.division_codes[0])
     assert col(other, "crm/Accounts", "Name").tolist() != col(da, "crm/Accounts", "Name").tolist()
     assert set(col(other, TL, "ID").tolist()).isdisjoint(col(da, TL, "ID").tolist())
-    assert World(seed=12, divisions=2).division_codes != a.division_codes
+    assert World(seed=12, divisions=2, today=TODAY).division_codes != a.division_codes
 
 
 def test_subset_equals_full(world: World) -> None:
@@ -224,6 +225,37 @@ def test_transaction_lines_are_consistent(medium: DivisionData) -> None:
     entry, number = col(d, TL, "EntryID"), col(d, TL, "EntryNumber")
     assert len(set(zip(entry.tolist(), number.tolist(), strict=True))) == len(set(entry.tolist()))
     assert len(set(number.tolist())) == len(set(entry.tolist()))
+
+
+@pytest.mark.parametrize("today", [dt.date(2026, 11, 29), dt.date(2027, 3, 1), dt.date(2026, 2, 7)])
+def test_books_reach_today(today: dt.date) -> None:
+    w = World(seed=4, divisions=2, size="small", today=today)
+    first_year = today.year - 2
+    for code in w.division_codes:
+        d = w.division(code)
+        date = col(d, TL, "Date")
+        assert date.max() == cet_ms(dt.datetime.combine(today, dt.time()))
+        months = set((date // 86_400_000).astype("datetime64[D]").astype("datetime64[M]").tolist())
+        wanted = np.arange(
+            np.datetime64(f"{first_year}-01", "M"), np.datetime64(today, "M") + 1, dtype="datetime64[M]"
+        )
+        assert months == set(wanted.tolist())  # every month of the books has lines, this one too
+        assert_balanced(d)
+        opening = col(d, TL, "Type") == 10
+        assert set(date[opening].tolist()) == {cet_ms(dt.datetime(first_year, 1, 1))}
+        for entity in ENTITIES:
+            for name in ("Created", "Modified", "StartDate", "InvoiceDate"):
+                if name in d.columns(entity):
+                    values = col(d, entity, name)
+                    assert values[values != NULL_DATE].max() < after(today), (entity, name)
+    again = World(seed=4, divisions=2, size="small", today=today)
+    code = w.division_codes[1]
+    assert same(col(w.division(code), TL, "AmountDC"), col(again.division(code), TL, "AmountDC"))
+
+
+def after(today: dt.date) -> int:
+    """The first millisecond after ``today``."""
+    return cet_ms(dt.datetime.combine(today + dt.timedelta(days=1), dt.time()))
 
 
 def test_templates_balance() -> None:
@@ -434,7 +466,7 @@ def test_user_roles_manage_subscriptions(world: World) -> None:
 
 
 def test_extend_transaction_lines_keeps_balance() -> None:
-    w1, w2 = World(seed=5, divisions=1), World(seed=5, divisions=1)
+    w1, w2 = World(seed=5, divisions=1, today=TODAY), World(seed=5, divisions=1, today=TODAY)
     d1, d2 = w1.division(w1.division_codes[0]), w2.division(w2.division_codes[0])
     before = {name: col(d1, TL, name) for name in d1.columns(TL)}
     n = d1.count(TL)
@@ -455,7 +487,7 @@ def test_extend_transaction_lines_keeps_balance() -> None:
 
 
 def test_extend_other_entities() -> None:
-    w = World(seed=9, divisions=1)
+    w = World(seed=9, divisions=1, today=TODAY)
     d = w.division(w.division_codes[0])
     for entity in ENTITIES:
         n = d.count(entity)
@@ -512,7 +544,7 @@ def test_changed_values_keep_books_consistent(world: World) -> None:
 
 def test_large_division_is_quick() -> None:
     t = time.perf_counter()
-    w = World(seed=1, divisions=2, size="large")
+    w = World(seed=1, divisions=2, size="large", today=TODAY)
     d = w.division(w.division_codes[1])
     build = time.perf_counter() - t
     assert build < 10, build

@@ -104,7 +104,8 @@ class Sandbox:
         self._build_world()
 
     def _build_world(self) -> None:
-        self.world = datagen.World(self.seed, self.n_divisions, self.size)
+        today = datagen.amsterdam_today(self.clock.now())
+        self.world = datagen.World(self.seed, self.n_divisions, self.size, today)
         self.users = {u.user_id: u for u in self.world.users}
         self.users_by_name = {u.username.lower(): u for u in self.world.users}
         self.tables: dict[str, Table] = {name: self.catalog.table(name) for name in datagen.ENTITIES}

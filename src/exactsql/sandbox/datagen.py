@@ -5,13 +5,13 @@ compact integer arrays (entry starts, GL account and amount per transaction line
 are derived on demand in :meth:`DivisionData.values` from small pools and :func:`~exactsql.sandbox.values.
 guids_for`, so a division of a million transaction lines is built in well under a second.
 
-The books are Dutch and cover the financial years 2023-2025, up to the fixed :data:`REFERENCE_DATE`
-(2025-12-31; never the wall clock): an RGS-like chart of accounts, companies with Dutch names and
+The books are Dutch and cover three financial years up to the world's "today" (the sandbox clock's date
+when the world is made; a :class:`Calendar`): an RGS-like chart of accounts, companies with Dutch names and
 addresses, sales invoices whose totals are the sum of their lines (VAT 21% or 9%), and journal entries
 that each balance to the cent: sales (journal 70), purchases (60), bank (20: receipts, payments,
 salaries, VAT), cash (10) and memorial (90: opening balance, salary journals, depreciation, quarterly VAT
 returns). Each booked sales invoice has exactly one sales entry whose lines match it; receivables are the
-invoices not paid by the reference date. Purchases are scaled to the revenue for a plausible result.
+invoices not paid by today. Purchases are scaled to the revenue for a plausible result.
 
 Keys are ``guids_for(key_salt(entity), index)``, foreign keys too, so ``index_of`` resolves them. A user
 has one ``UserID`` in every division: users/Users uses the world's salt, and division ``d``'s users are
@@ -20,6 +20,7 @@ the world's users ``0..k_d-1`` (user 0, the default API user, sees every divisio
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import TypeVar
@@ -29,9 +30,7 @@ import numpy as np
 from exactsql.sandbox import datagen_pools as P
 from exactsql.sandbox.datagen_base import (
     MS_PER_DAY,
-    REF_DAY,
-    REFERENCE_DATE,
-    START_DAY,
+    Calendar,
     Column,
     Table,
     const,
@@ -58,7 +57,7 @@ from exactsql.sandbox.datagen_master import (
 from exactsql.sandbox.datagen_users import Roles, UserRoles, UserRolesPerDivision, Users
 from exactsql.sandbox.values import NULL_DATE, guids_for, salt_for
 
-__all__ = ["ENTITIES", "REFERENCE_DATE", "SIZES", "DivisionData", "SandboxUser", "World"]
+__all__ = ["ENTITIES", "SIZES", "Calendar", "DivisionData", "SandboxUser", "World"]
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T", bound=Table)
@@ -98,6 +97,16 @@ class SandboxUser:
     divisions: tuple[int, ...]
 
 
+def amsterdam_today(epoch_seconds: float | None = None) -> dt.date:
+    """The date in Amsterdam at ``epoch_seconds`` (default: now)."""
+    from zoneinfo import ZoneInfo
+
+    moment = (
+        dt.datetime.now(dt.UTC) if epoch_seconds is None else dt.datetime.fromtimestamp(epoch_seconds, dt.UTC)
+    )
+    return moment.astimezone(ZoneInfo("Europe/Amsterdam")).date()
+
+
 class World:
     """Everything not tied to one division: the division codes, the users and their access.
 
@@ -105,15 +114,19 @@ class World:
         seed: the seed of all generated data; the same seed gives the same values.
         divisions: how many divisions (companies) the world has.
         size: ``"small"``, ``"medium"`` or ``"large"``, see :data:`SIZES`.
+        today: the last day of the books (default: today in Amsterdam); dates are relative to it.
     """
 
-    def __init__(self, seed: int = 1, divisions: int = 3, size: str = "small") -> None:
+    def __init__(
+        self, seed: int = 1, divisions: int = 3, size: str = "small", today: dt.date | None = None
+    ) -> None:
         if size not in SIZES:
             raise ValueError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
         if divisions < 1:
             raise ValueError(f"a world needs at least one division, not {divisions}")
         self.seed = seed
         self.size = size
+        self.cal = Calendar(today or amsterdam_today())
         rng = np.random.default_rng(salt_for(seed, "world"))
         codes: list[int] = []
         while len(codes) < divisions:
@@ -166,8 +179,9 @@ class World:
         self.user_guids = pool(guids_for(self.user_salt, idx))
         self.user_full_names = pool(full)
         # Sorted: user 0 (the administrator) came first; everyone started before the books' first year.
-        self.user_start_day = np.sort(START_DAY - 2100 + rng.integers(0, 2040, n))
-        self.user_start_day[0] = START_DAY - 2200
+        start_day = self.cal.start_day
+        self.user_start_day = np.sort(start_day - 2100 + rng.integers(0, 2040, n))
+        self.user_start_day[0] = start_day - 2200
         lists = [
             ",".join(str(c) for d, c in enumerate(self.division_codes) if u < self._access[d])
             for u in range(n)
@@ -191,7 +205,7 @@ class World:
         two_step = rng.random(n) < 0.6
         female_a = np.array(female)
         start = self.user_start_day
-        login = REF_DAY - rng.integers(0, 21, n)
+        login = self.cal.ref_day - rng.integers(0, 21, n)
         customer = salt_for(self.seed, "customer")
         self._user_cols: dict[str, np.ndarray] = {
             "UserID": self.user_guids,
@@ -248,7 +262,7 @@ class World:
         s = salt_for(self.seed, "system/Divisions")
         city = city_of(s, idx)
         names = self._division_names
-        created = START_DAY - 1700 + rint(s + 1, idx, 150)
+        created = self.cal.start_day - 1700 + rint(s + 1, idx, 150)
         customer = salt_for(self.seed, "customer")
         sbi = [P.PROFILE_SBI[p] for p in self._profiles]
         return {
@@ -313,13 +327,14 @@ class DivisionData:
 
     def __init__(self, world: World, code: int, pos: int) -> None:
         self.world = world
+        self.cal = world.cal
         self.seed = world.seed
         self.code = code
         self.n_users = world._access[pos]
         self.profile = world._profiles[pos]
         self.profile_name = P.PROFILES[self.profile][0]
         self.description = world._division_names[pos]
-        self.created_day = START_DAY - 1700 + pos * 30
+        self.created_day = self.cal.start_day - 1700 + pos * 30
         n = SIZES[world.size]
         self._tables: dict[str, Table] = {}
         self.gl = self._add(GLAccounts(self))
@@ -356,7 +371,7 @@ class DivisionData:
             pl_gl=np.array([row[3] == "W" for row in self.gl.rows]),
             n_users=self.n_users,
         )
-        self.books = Books(np.random.default_rng(self.rng_salt("books")), n, masters)
+        self.books = Books(np.random.default_rng(self.rng_salt("books")), n, masters, self.cal)
         self._add(SalesInvoices(self, self.books))
         self._add(SalesInvoiceLines(self, self.books))
         self._add(TransactionLines(self, self.books))
@@ -435,7 +450,7 @@ class DivisionData:
         """Adds about ``count`` rows to ``entity`` and returns the range of their indexes.
 
         TransactionLines grow by whole balanced entries (purchases, bank and memorial entries dated in the
-        last four weeks before the reference date). SalesInvoices grow by draft invoices (status 10, not
+        last four weeks up to today). SalesInvoices grow by draft invoices (status 10, not
         booked) *together with their lines* in SalesInvoiceLines, and SalesInvoiceLines grow the same way
         (so both counts change). users/UserRoles and users/UserRolesPerDivision are the same rows and grow
         together. users/Users and cashflow/Receivables do not grow (an empty range).

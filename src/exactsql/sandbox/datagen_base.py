@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,10 +17,40 @@ if TYPE_CHECKING:
 
 MS_PER_DAY = 86_400_000
 _EPOCH = dt.date(1970, 1, 1)
-REFERENCE_DATE = dt.date(2025, 12, 31)
-"""The fixed "today" of the generated books: three full financial years 2023-2025 end on this day."""
-REF_DAY = (REFERENCE_DATE - _EPOCH).days
-START_DAY = (dt.date(2023, 1, 1) - _EPOCH).days
+YEARS = 3
+"""Financial years the books cover: the current one and the two before it."""
+
+
+def day_number(date: dt.date) -> int:
+    """Days since 1970-01-01."""
+    return (date - _EPOCH).days
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The "today" of generated data and the span of the books: 1 January two years back up to today."""
+
+    today: dt.date
+
+    @property
+    def ref_day(self) -> int:
+        """Today as a day number: no booking, creation or change is dated later."""
+        return day_number(self.today)
+
+    @property
+    def first_year(self) -> int:
+        return self.today.year - YEARS + 1
+
+    @property
+    def start_day(self) -> int:
+        """1 January of the first financial year: the opening balance."""
+        return day_number(dt.date(self.first_year, 1, 1))
+
+    @property
+    def n_months(self) -> int:
+        """Months from the first financial year's January up to this month, both included."""
+        return (self.today.year - self.first_year) * 12 + self.today.month
+
 
 _M64 = (1 << 64) - 1
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -205,15 +236,16 @@ class Table:
 
     # Shared column makers.
 
-    def audit(self, created_days: Callable[[np.ndarray], np.ndarray], last_day: int = REF_DAY) -> None:
+    def audit(self, created_days: Callable[[np.ndarray], np.ndarray], last_day: int | None = None) -> None:
         """Created/Modified (Modified on or after Created) and Creator/Modifier columns from the users."""
+        last = self.div.cal.ref_day if last_day is None else last_day
 
         def created(i: np.ndarray) -> np.ndarray:
             return moment_ms(self.s("created"), i, created_days(i))
 
         def modified(i: np.ndarray) -> np.ndarray:
             c = created(i)
-            days = np.maximum(last_day - c // MS_PER_DAY, 0)
+            days = np.maximum(last - c // MS_PER_DAY, 0)
             later = np.where(runi(self.s("mod?"), i) < 0.35, rint(self.s("mod"), i, 1 << 30) % (days + 1), 0)
             return np.where(later > 0, moment_ms(self.s("modt"), i, c // MS_PER_DAY + later), c)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from exactsql.sandbox import datagen_pools as P
-from exactsql.sandbox.datagen_base import REF_DAY, START_DAY, cumcount, weekday_shift, year_month
+from exactsql.sandbox.datagen_base import Calendar, cumcount, weekday_shift, year_month
 
 # Entry kinds.
 K_SALES, K_PURCHASE, K_RECEIPT, K_PAYMENT, K_BANK, K_MEMO = range(6)
@@ -59,8 +59,10 @@ class Books:
     Built once from a seeded generator; ``extend_*`` appends rows so that the arrays only ever grow.
     """
 
-    def __init__(self, rng: np.random.Generator, n_lines: int, m: Masters) -> None:
+    def __init__(self, rng: np.random.Generator, n_lines: int, m: Masters, cal: Calendar) -> None:
         self.m = m
+        self.cal = cal
+        self.start, self.ref = cal.start_day, cal.ref_day
         self.vat_gl = np.array([m.gl["1500"], m.gl["1510"], m.gl["1520"], m.gl["1520"]], dtype=np.int16)
         self.e_lstart = np.zeros(1, np.int64)  # one longer than the entries: the end of the last entry
         self.e_kind = np.zeros(0, np.int8)
@@ -79,7 +81,7 @@ class Books:
 
     # ---------------------------------------------------------------- generation of entries per kind
 
-    def _days(self, rng: np.random.Generator, k: int, lo: int = START_DAY, hi: int = REF_DAY) -> np.ndarray:
+    def _days(self, rng: np.random.Generator, k: int, lo: int, hi: int) -> np.ndarray:
         """Booking days in [lo, hi], slightly more recent ones (a growing business), on weekdays."""
         u = rng.random(k) ** 0.85
         return weekday_shift(lo + (u * (hi - lo + 1)).astype(np.int64), hi).astype(np.int32)
@@ -231,8 +233,8 @@ class Books:
             groups.setdefault(t, []).append((days[sel].astype(np.int64), vals))
             for f, offset, coef, lo, hi in P.TEMPLATES[t].followers:
                 amount = np.round(vals @ np.array(coef, dtype=np.float64) * rng.uniform(lo, hi, len(vals)))
-                fday = weekday_shift(days[sel].astype(np.int64) + offset, REF_DAY + 10)
-                keep = fday <= REF_DAY
+                fday = weekday_shift(days[sel].astype(np.int64) + offset, self.ref + 10)
+                keep = fday <= self.ref
                 groups.setdefault(f, []).append((fday[keep], amount[keep].astype(np.int64)[:, None]))
         cum = np.cumsum(m.cost_weights) / np.sum(m.cost_weights)
         out_which, out_days, out_gl, out_cents = [], [], [], []
@@ -267,60 +269,69 @@ class Books:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Quarterly VAT returns from the VAT lines (gl, cents, day): days and variables (a, b, c)."""
         m = self.m
+        first = self.cal.first_year
+        nq = (self.cal.today.year - first + 1) * 4
         year, month = year_month(s_day)
-        quarter = (year - 2023) * 4 + (month - 1) // 3
-        ends = np.array([np.datetime64(f"{2023 + q // 4}-{q % 4 * 3 + 3:02d}", "M") + 1 for q in range(12)])
+        quarter = (year - first) * 4 + (month - 1) // 3
+        ends = np.array([np.datetime64(f"{first + q // 4}-{q % 4 * 3 + 3:02d}", "M") + 1 for q in range(nq)])
         end_days = ends.astype("datetime64[D]").astype(np.int64) - 1
-        vals = np.zeros((12, 3), dtype=np.int64)
+        vals = np.zeros((nq, 3), dtype=np.int64)
         for j, (code, sign) in enumerate((("1500", -1), ("1510", -1), ("1520", 1))):
             sel = s_gl == m.gl[code]
-            vals[:, j] = sign * np.bincount(quarter[sel], weights=s_cents[sel], minlength=12)[:12].astype(
+            vals[:, j] = sign * np.bincount(quarter[sel], weights=s_cents[sel], minlength=nq)[:nq].astype(
                 np.int64
             )
-        keep = vals.any(axis=1) & (end_days <= REF_DAY)
-        return weekday_shift(end_days[keep], REF_DAY), vals[keep]
+        keep = vals.any(axis=1) & (end_days <= self.ref)
+        return weekday_shift(end_days[keep], self.ref), vals[keep]
 
     # ---------------------------------------------------------------- assembly
 
     def _build(self, rng: np.random.Generator, n_lines: int) -> None:
         m = self.m
+        start, ref = self.start, self.ref
         n_inv = max(8, round(0.40 * n_lines / 4.3))
-        inv = self._invoices(rng, n_inv, START_DAY, REF_DAY)
+        inv = self._invoices(rng, n_inv, start, ref)
         revenue = int(inv["excl"].sum())
-        self.month_revenue = max(revenue / 36 / 100, 1000.0)  # euro
+        self.month_revenue = max(revenue / self.cal.n_months / 100, 1000.0)  # euro
         self.avg_invoice = max(revenue / n_inv / 100, 50.0)
-        pay = weekday_shift(inv["due"] + rng.integers(-7, 25, n_inv), REF_DAY + 1000)
+        pay = weekday_shift(inv["due"] + rng.integers(-7, 25, n_inv), ref + 1000)
         pay = np.maximum(pay, inv["day"] + 1)
-        paid = (pay <= REF_DAY) & (rng.random(n_inv) > 0.03)
+        paid = (pay <= ref) & (rng.random(n_inv) > 0.03)
         n_pur = max(6, round(0.22 * n_lines / 3.6))
-        raw_pur = self._purchases(rng, n_pur, START_DAY, REF_DAY)
+        raw_pur = self._purchases(rng, n_pur, start, ref)
         ppay = weekday_shift(
-            raw_pur["day"] + m.pay_days[raw_pur["supplier"]] + rng.integers(-10, 15, n_pur), REF_DAY + 1000
+            raw_pur["day"] + m.pay_days[raw_pur["supplier"]] + rng.integers(-10, 15, n_pur), ref + 1000
         )
         ppay = np.maximum(ppay, raw_pur["day"] + 1)
-        ppaid = (ppay <= REF_DAY) & (rng.random(n_pur) > 0.03)
+        ppaid = (ppay <= ref) & (rng.random(n_pur) > 0.03)
         total = inv["excl"] + inv["vatamt"]
         used = int((inv["nlines"] + 2).sum()) + 2 * int(paid.sum()) + int((raw_pur["nc"] + 2).sum())
         used += 2 * int(ppaid.sum())
         # The opening balance and the quarterly VAT returns (with their payments) always; monthly entries
         # (salaries, depreciation, bank costs ...) when the budget allows them; random ones fill the rest.
-        rest = n_lines - used - 8 - 12 * 6
-        months = np.arange(2023 * 12, 2025 * 12 + 12) - 1970 * 12
+        rest = n_lines - used - 8 - (self.cal.n_months // 3) * 6
+        months = (self.cal.first_year - 1970) * 12 + np.arange(self.cal.n_months)
         first = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
         last = (months + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) - 1
         monthly = [t for t, tp in enumerate(P.TEMPLATES) if tp.monthly >= 0]
         monthly_lines = len(months) * int(sum(_EFFECTIVE_SIZES[t] for t in monthly))
         t_which: list[np.ndarray] = [np.array([P.T_OPENING])]
-        t_days: list[np.ndarray] = [np.array([START_DAY])]
+        t_days: list[np.ndarray] = [np.array([start])]
         self.monthly = rest >= 2 * monthly_lines
         if self.monthly:
             for t in monthly:
                 dom = P.TEMPLATES[t].monthly
-                day = last if dom == 0 else np.minimum(first + dom - 1, last)
-                t_which.append(np.full(len(months), t))
-                t_days.append(weekday_shift(day, REF_DAY))
+                day = weekday_shift(last if dom == 0 else np.minimum(first + dom - 1, last), ref)
+                t_which.append(np.full(int((day <= ref).sum()), t))
+                t_days.append(day[day <= ref])  # this month's entries are not due yet
             rest -= monthly_lines
-        which, days = self._filler(rng, rest, START_DAY, REF_DAY)
+        which, days = self._filler(rng, rest, start, ref)
+        if not self.monthly:  # a few lines only: one filler entry in each month at least
+            few = min(len(days), len(months))
+            mid = first[-few:] + 8 + rng.integers(0, 12, few) if few else first[:0]
+            days[:few] = weekday_shift(np.minimum(mid, ref), ref)
+        if len(days):
+            days[-1] = ref  # the books always reach today
         tpl = self._templates(rng, np.concatenate([*t_which, which]), np.concatenate([*t_days, days]))
         # Purchases make up the costs the other entries do not, for a net margin of about 10%.
         template_costs = int(tpl["l_cents"][m.pl_gl[tpl["l_gl"]]].sum())
@@ -502,20 +513,20 @@ class Books:
     # ---------------------------------------------------------------- growth
 
     def extend_entries(self, rng: np.random.Generator, lines: int) -> range:
-        """New purchase and other entries dated in the last four weeks, about ``lines`` lines in all."""
+        """New purchase and other entries dated in the last four weeks, at least ``lines`` lines in all."""
         start = self.n_lines
         if lines <= 0:
             return range(start, start)
-        lo = REF_DAY - 27
+        lo = self.ref - 27
         n_pur = int(0.4 * lines / 3.6)
-        pur = self._purchase_lines(self._purchases(rng, n_pur, lo, REF_DAY), self.purchase_scale)
+        pur = self._purchase_lines(self._purchases(rng, n_pur, lo, self.ref), self.purchase_scale)
         parts = []
         budget = lines - int(pur["size"].sum())
-        for _ in range(4):  # followers after the reference date are left out: top up
-            which, days = self._filler(rng, budget, lo, REF_DAY)
+        for _ in range(8):  # followers after today are left out: top up to at least ``lines``
+            which, days = self._filler(rng, budget, lo, self.ref)
             parts.append(self._templates(rng, which, days))
             budget -= len(parts[-1]["l_gl"])
-            if budget < 3:
+            if budget <= 0:
                 break
         tpl = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
         n_t = len(tpl["which"])
@@ -540,7 +551,7 @@ class Books:
         i0, l0 = len(self.inv_account), len(self.il_invoice)
         if count <= 0:
             return range(i0, i0), range(l0, l0)
-        inv = self._invoices(rng, count, REF_DAY - 20, REF_DAY)
+        inv = self._invoices(rng, count, self.ref - 20, self.ref)
         k = inv["nlines"].astype(np.int64)
         self.inv_account = np.concatenate([self.inv_account, inv["account"]])
         self.inv_day = np.concatenate([self.inv_day, inv["day"]])

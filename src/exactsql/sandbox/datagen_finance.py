@@ -11,7 +11,6 @@ import numpy as np
 
 from exactsql.sandbox import datagen_pools as P
 from exactsql.sandbox.datagen_base import (
-    REF_DAY,
     Table,
     const,
     day_ms,
@@ -255,7 +254,8 @@ class TransactionLines(Table):
         c["Notes"] = lambda i: nulls(len(i))
 
         def created(i: np.ndarray) -> np.ndarray:
-            day = np.minimum(b.e_day[E(i)] + rint(self.s("lag"), E(i), 3), np.maximum(b.e_day[E(i)], REF_DAY))
+            lag = rint(self.s("lag"), E(i), 3)
+            day = np.minimum(b.e_day[E(i)] + lag, np.maximum(b.e_day[E(i)], div.cal.ref_day))
             return moment_ms(self.s("created"), E(i), day)
 
         c["Created"] = c["Modified"] = created

@@ -9,8 +9,6 @@ import numpy as np
 
 from exactsql.sandbox import datagen_pools as P
 from exactsql.sandbox.datagen_base import (
-    REF_DAY,
-    START_DAY,
     Table,
     const,
     day_ms,
@@ -135,7 +133,9 @@ class GLAccounts(Table):
         c["VATCode"] = lambda i: take(pool(v[0] for v in P.VAT_CODES), self._vat(vat_code, i))
         c["VATDescription"] = lambda i: take(pool(v[1] for v in P.VAT_CODES), self._vat(vat_code, i))
         self.audit(
-            lambda i: np.where(i < len(P.CHART), div.created_day, REF_DAY - rint(self.s("new"), i, 30))
+            lambda i: np.where(
+                i < len(P.CHART), div.created_day, div.cal.ref_day - rint(self.s("new"), i, 30)
+            )
         )
 
     def _vat(self, codes: np.ndarray, i: np.ndarray) -> np.ndarray:
@@ -399,8 +399,9 @@ class Accounts(Table):
         )
 
     def created_day(self, i: np.ndarray) -> np.ndarray:
-        old = START_DAY - 30 - rint(self.s("created"), i, 2000)
-        return np.where(i < self.base, old, REF_DAY - rint(self.s("new"), i, 28))
+        cal = self.div.cal
+        old = cal.start_day - 30 - rint(self.s("created"), i, 2000)
+        return np.where(i < self.base, old, cal.ref_day - rint(self.s("new"), i, 28))
 
     def changed_values(self, idx: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
         salt = int(rng.integers(1 << 62))
@@ -507,7 +508,7 @@ class Contacts(Table):
 
     def created_day(self, i: np.ndarray) -> np.ndarray:
         acc = self.accounts.created_day(self.account(i))
-        return np.minimum(acc + rint(self.s("created"), i, 400), REF_DAY)
+        return np.minimum(acc + rint(self.s("created"), i, 400), self.div.cal.ref_day)
 
     def changed_values(self, idx: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
         salt = int(rng.integers(1 << 62))
@@ -633,8 +634,9 @@ class Items(Table):
         return take(pool(str(x) for x in codes.tolist()), np.where(self.service(i), -1, np.arange(len(i))))
 
     def created_day(self, i: np.ndarray) -> np.ndarray:
-        old = START_DAY - 10 - rint(self.s("created"), i, 1500)
-        return np.where(i < self.base, old, REF_DAY - rint(self.s("new"), i, 28))
+        cal = self.div.cal
+        old = cal.start_day - 10 - rint(self.s("created"), i, 1500)
+        return np.where(i < self.base, old, cal.ref_day - rint(self.s("new"), i, 28))
 
     def changed_values(self, idx: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
         return {
@@ -675,7 +677,7 @@ class Projects(Table):
         c["StartDate"] = lambda i: day_ms(self.start_day(i))
         c["EndDate"] = lambda i: np.where(
             runi(s("ended"), i) < 0.4,
-            day_ms(np.minimum(self.start_day(i) + 30 + rint(s("end"), i, 400), REF_DAY)),
+            day_ms(np.minimum(self.start_day(i) + 30 + rint(s("end"), i, 400), div.cal.ref_day)),
             NULL_DATE,
         )
         c["BudgetedAmount"] = c["BudgetedRevenue"] = lambda i: self.budget(i) / 100
@@ -697,7 +699,9 @@ class Projects(Table):
             "IncludeSpecificationInInvoicePdf",
         ):
             c[flag] = lambda i: np.zeros(len(i), dtype=bool)
-        self.audit(lambda i: np.maximum(self.start_day(i) - rint(s("created"), i, 20), START_DAY - 400))
+        self.audit(
+            lambda i: np.maximum(self.start_day(i) - rint(s("created"), i, 20), div.cal.start_day - 400)
+        )
 
     def account(self, i: np.ndarray) -> np.ndarray:
         cust = self.accounts.customers
@@ -707,8 +711,9 @@ class Projects(Table):
         return weighted(self.s("type"), i, np.array([3.0, 5.0, 1.0, 1.0]))
 
     def start_day(self, i: np.ndarray) -> np.ndarray:
-        old = START_DAY - 200 + rint(self.s("start"), i, REF_DAY - 30 - START_DAY + 200)
-        return np.where(i < self.base, old, REF_DAY - rint(self.s("new"), i, 28))
+        cal = self.div.cal
+        old = cal.start_day - 200 + rint(self.s("start"), i, cal.ref_day - 30 - cal.start_day + 200)
+        return np.where(i < self.base, old, cal.ref_day - rint(self.s("new"), i, 28))
 
     def budget(self, i: np.ndarray) -> np.ndarray:
         return (5 + rint(self.s("budget"), i, 400)) * 25_000

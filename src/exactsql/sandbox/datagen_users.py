@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from exactsql.sandbox import datagen_pools as P
-from exactsql.sandbox.datagen_base import MS_PER_DAY, REF_DAY, Table, day_ms, moment_ms, pool
+from exactsql.sandbox.datagen_base import MS_PER_DAY, Table, day_ms, moment_ms, pool
 from exactsql.sandbox.datagen_master import mobiles
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ class Users(Table):
     def changed_values(self, idx: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
         return {
             "Mobile": mobiles(int(rng.integers(1 << 62)), idx),
-            "LastLogin": (REF_DAY - rng.integers(0, 30, len(idx))) * MS_PER_DAY + 9 * 3_600_000,
+            "LastLogin": (self.div.cal.ref_day - rng.integers(0, 30, len(idx))) * MS_PER_DAY + 9 * 3_600_000,
         }
 
 
@@ -40,6 +40,7 @@ class Roles:
 
     def __init__(self, div: DivisionData) -> None:
         rng = np.random.default_rng(div.rng_salt("roles"))
+        self.ref = ref = div.cal.ref_day
         k = div.n_users
         others = [r for r in range(len(P.ROLES)) if P.ROLES[r][0] != P.ROLE_MANAGE_SUBSCRIPTIONS]
         subs = next(r for r in range(len(P.ROLES)) if P.ROLES[r][0] == P.ROLE_MANAGE_SUBSCRIPTIONS)
@@ -65,12 +66,12 @@ class Roles:
                 start = ustart + int(rng.integers(0, 120))
                 end = -1
                 if r == subs and cat[u] == 1:
-                    end = REF_DAY - int(rng.integers(30, 500))
+                    end = ref - int(rng.integers(30, 500))
                     start = min(start, end - 60)
                 elif r == subs and cat[u] == 2:
-                    end = REF_DAY + int(rng.integers(2000, 3600))
+                    end = ref + int(rng.integers(2000, 3600))
                 elif r != subs and rng.random() < 0.1:
-                    end = REF_DAY - int(rng.integers(10, 300))
+                    end = ref - int(rng.integers(10, 300))
                     start = min(start, end - 60)
                 users.append(u)
                 roles.append(r)
@@ -86,7 +87,7 @@ class Roles:
         others = [r for r in range(len(P.ROLES)) if P.ROLES[r][0] != P.ROLE_MANAGE_SUBSCRIPTIONS]
         self.user = np.concatenate([self.user, rng.integers(0, n_users, count)])
         self.role = np.concatenate([self.role, rng.choice(others, count)])
-        self.start = np.concatenate([self.start, REF_DAY - rng.integers(0, 20, count)])
+        self.start = np.concatenate([self.start, self.ref - rng.integers(0, 20, count)])
         self.end = np.concatenate([self.end, np.full(count, -1)])
 
 
@@ -106,7 +107,7 @@ class UserRoles(Table):
         c["EndDate"] = lambda i: day_ms(roles.end[i])
         c["Created"] = lambda i: moment_ms(self.s("created"), i, roles.start[i])
         c["Modified"] = lambda i: np.where(
-            (roles.end[i] >= 0) & (roles.end[i] <= REF_DAY),
+            (roles.end[i] >= 0) & (roles.end[i] <= div.cal.ref_day),
             moment_ms(self.s("modified"), i, roles.end[i]),
             moment_ms(self.s("created"), i, roles.start[i]),
         )
@@ -127,7 +128,7 @@ class UserRoles(Table):
 
     def changed_values(self, idx: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
         start = self.roles.start[idx]
-        end = np.maximum(REF_DAY - rng.integers(0, 60, len(idx)), start + 1)
+        end = np.maximum(self.div.cal.ref_day - rng.integers(0, 60, len(idx)), start + 1)
         return {"EndDate": day_ms(end)}
 
 
