@@ -109,6 +109,7 @@ class _Server:
     base_dir: Path
     proc: subprocess.Popen[bytes]
     log: Path
+    command: list[str] = field(default_factory=list, kw_only=True)
     _stopped: bool = field(default=False, repr=False, kw_only=True)
 
     @property
@@ -124,6 +125,24 @@ class _Server:
 
     def _terminate(self) -> None:
         _stop(self.proc, None, signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILLs the server and every process of it (an outage); its data stays for :meth:`restart`."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=15)
+
+    def restart(self, timeout: float = 60.0) -> None:
+        """Starts the killed server again on the same port with the same data."""
+        with open(self.log, "ab") as log_file:
+            self.proc = subprocess.Popen(
+                self.command,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        _wait_for_port(self.port, self.proc, self.log, "the restarted server", timeout)
 
 
 @dataclass
@@ -188,7 +207,7 @@ def _start_on_free_port(
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        server = server_class(port=port, base_dir=base, proc=proc, log=log)
+        server = server_class(port=port, base_dir=base, proc=proc, log=log, command=command(port))
         try:
             _wait_for_port(port, proc, log, what)
             wait_ready(server.url)
@@ -262,8 +281,9 @@ def _wait_for_postgres(url: str, timeout: float = 30.0) -> None:
     _poll(probe, psycopg.OperationalError, "PostgreSQL", timeout)
 
 
-def start_redis(attempts: int = 3) -> RedisServer:
-    """``redis-server`` on a free 127.0.0.1 port, without persistence."""
+def start_redis(attempts: int = 3, persistent: bool = False) -> RedisServer:
+    """``redis-server`` on a free 127.0.0.1 port, without persistence (``persistent``: an append-only file
+    synced on every write, so that its data survives a kill and :meth:`RedisServer.restart`)."""
     server_bin = shutil.which("redis-server")
     if server_bin is None:
         raise RuntimeError(f"redis-server not found; {INSTALL_HINT}")
@@ -271,6 +291,8 @@ def start_redis(attempts: int = 3) -> RedisServer:
 
     def command(port: int) -> list[str]:
         options = {"port": str(port), "bind": "127.0.0.1", "save": "", "appendonly": "no", "dir": str(base)}
+        if persistent:
+            options.update(appendonly="yes", appendfsync="always")
         return [server_bin, *(arg for k, v in options.items() for arg in (f"--{k}", v)), "--databases", "16"]
 
     return _start_on_free_port(

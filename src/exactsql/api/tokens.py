@@ -58,11 +58,7 @@ MAX_HOLD_WAIT = 120.0
 
 @dataclass
 class TokenChain:
-    """The current pair of a chain and when it was issued (on the store's clock).
-
-    ``skew``: how far Exact's clock was seen to run ahead of the store's (learned from a 401 for a token that
-    was still valid here); expiry and the earliest refresh are moved that much earlier.
-    """
+    """The current pair of a chain and when it was issued (on the store's clock)."""
 
     version: int
     base_url: str
@@ -74,17 +70,16 @@ class TokenChain:
     sent_at: float
     received_at: float
     broken: str | None = None
-    skew: float = 0.0
 
     @property
     def expires_at(self) -> float:
         """When the access token expires (counted from when the request was sent: never later than Exact)."""
-        return self.sent_at + self.lifetime - self.skew
+        return self.sent_at + self.lifetime
 
     @property
     def earliest_refresh(self) -> float:
         """The first moment Exact accepts a refresh (counted from when the answer came: never earlier)."""
-        return self.received_at + self.lifetime * MIN_REFRESH_SHARE - self.skew
+        return self.received_at + self.lifetime * MIN_REFRESH_SHARE
 
     @property
     def refresh_at(self) -> float:
@@ -99,7 +94,7 @@ class TokenChain:
         if planned < self.expires_at:
             return planned
         middle = (self.sent_at + self.received_at) / 2
-        return min(middle + self.lifetime * (1 + MIN_REFRESH_SHARE) / 2 - self.skew, self.expires_at - 0.1)
+        return min(middle + self.lifetime * (1 + MIN_REFRESH_SHARE) / 2, self.expires_at - 0.1)
 
     @property
     def refresh_expires_at(self) -> float:
@@ -272,17 +267,9 @@ class TokenBroker:
 
     def renew(self, used_token: str, www_authenticate: str = "") -> str:
         """After a 401 for ``used_token``: the newer token another process stored, or one refresh now (Exact's
-        clock may run ahead of ours, and so allow it before we would). Learns that skew from the 401."""
-        with self.store.lock(self.key, timeout=60):
-            chain = self._usable(self.read())
-            if chain.access_token != used_token:
-                self._cached = chain
-                return chain.access_token
-            now = self.clock.now()
-            if "expired" in unquote(www_authenticate).lower() and now < chain.expires_at:
-                ahead = chain.expires_at - now + 1.0
-                log.warning("Exact says the token expired %.1f s before its time here: clocks differ", ahead)
-                self._learn_skew(chain, chain.skew + ahead)
+        clock may have jumped ahead of ours, and then allows it before we would)."""
+        if "expired" in unquote(www_authenticate).lower():
+            log.warning("Exact says the access token expired before its time here: renewing it once")
         hold = self.hold()
         if hold is not None:
             self._wait_out(hold)  # the token does not work: wait for the hold to end, or say why not
@@ -292,11 +279,6 @@ class TokenBroker:
                 self._cached = chain
                 return chain.access_token
             return self._refresh_locked(chain, force=True, early=True).access_token
-
-    def _learn_skew(self, chain: TokenChain, skew: float) -> TokenChain:
-        skewed = dataclasses.replace(chain, version=chain.version + 1, skew=skew)
-        self._store(chain, skewed)
-        return skewed
 
     def refresh(self, force: bool = False) -> TokenChain:
         """Refreshes under the chain's lock unless another process already did (``force``: due or not)."""
