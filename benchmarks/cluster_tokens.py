@@ -17,6 +17,10 @@ and a fresh state store of each backend (SQLite file; PostgreSQL and Redis serve
   how long that window is open, hence how often a kill at a random moment would land in it.
 * rate: ``--rate-processes`` processes read one division as fast as they can for ``--rate-minutes``
   simulated minutes; per sandbox minute window: calls admitted (never above the limit), utilisation, 429s.
+* outage: the state store (PostgreSQL or Redis) is SIGKILLed at the moment the token endpoint has answered a
+  refresh (failpoint ``token_response_received``, paused), stays down for 3 to 55 s and is started again
+  with its data: the new pair must survive (kept in memory and in a rescue file until the store is back) and
+  no process may hang.
 * errors: processes call an endpoint that answers 400; exactsql stops at its reserve (8 of Exact's 10 per
   hour), so the sandbox never blocks the key.
 
@@ -35,20 +39,16 @@ importable: tests/connections/test_cluster.py runs short versions of the same sc
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
-import json
 import math
 import os
 import random
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,19 +57,21 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run by path: tests.* (helpers, servers) live next to benchmarks/
     sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
-from tests.connections.helpers import isolated_env, make_connection  # noqa: E402
-
+from benchmarks.cluster_harness import (  # noqa: E402
+    BACKENDS,
+    Cluster,
+    Stores,
+    WorkerProcess,
+    check_time_scale,
+    crashed,
+    error_samples,
+    merge_errors,
+    wait_for,
+)
 from exactsql.failpoints import POINTS  # noqa: E402
-from exactsql.sandbox.process import SandboxProcess  # noqa: E402
 
-WORKER = ROOT / "benchmarks" / "cluster_worker.py"
 GL_ACCOUNT = {"$filter": "Code eq '1000'", "$select": "Code"}
-CONNECTION = "eol"
-ENV_NAMES = ("EXACTSQL_HOME", "EXACTSQL_STATE", "EXACTSQL_KEYRING", "EXACTSQL_SECRET_KEY")
-TOKEN_LIFETIME = 600  # simulated seconds
 MINUTE = 60
-BACKENDS = ("sqlite", "postgresql", "redis")
 #: Sixteen processes that never rest would spend a division's 5,000 calls a (simulated) day in 83 simulated
 #: minutes; the long scenarios measure tokens and minute windows, so the sandbox and the connection get a
 #: daily limit that lasts.
@@ -77,271 +79,6 @@ DAILY_CALLS = 1_000_000
 #: The kill trials also lift the token-call limit: the client counts token calls per real UTC day, which at
 #: a time scale of 120 holds 120 simulated days of refreshes, and every broken trial costs a new login.
 UNLIMITED_TOKEN_CALLS = 1_000_000
-
-
-@contextlib.contextmanager
-def using_env(env: dict[str, str]) -> Iterator[None]:
-    """This process's exactsql variables set to ``env``'s for the block (config, store and key come from them)."""
-    saved = {name: os.environ.get(name) for name in ENV_NAMES}
-    os.environ.update({name: env[name] for name in ENV_NAMES})
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def check_time_scale(time_scale: float) -> None:
-    """The sandbox reports ``expires_in`` in whole seconds: 600 / scale must be a whole number."""
-    lifetime = TOKEN_LIFETIME / time_scale
-    if lifetime != int(lifetime) or lifetime < 1:
-        raise ValueError(f"time scale {time_scale:g} does not divide 600 (token lifetime {lifetime:g} s)")
-
-
-@dataclass
-class WorkerProcess:
-    """One ``cluster_worker.py`` child: its files and process."""
-
-    proc: subprocess.Popen[bytes]
-    ready: Path
-    go: Path
-    status: Path
-    out: Path
-    err: Path
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def is_ready(self) -> bool:
-        return self.ready.exists()
-
-    def read_status(self) -> dict:
-        try:
-            return dict(json.loads(self.status.read_text()))
-        except (OSError, ValueError):
-            return {}
-
-    def summary(self) -> dict:
-        """The JSON summary the worker printed (``{"crashed": …}`` when there is none)."""
-        lines = self.out.read_text().strip().splitlines() if self.out.exists() else []
-        if lines:
-            with contextlib.suppress(ValueError):
-                return dict(json.loads(lines[-1]))
-        err = self.err.read_text()[-2000:] if self.err.exists() else ""
-        return {"crashed": self.proc.returncode, "stderr": err}
-
-
-class Cluster:
-    """A sandbox server, a connection to it on one state store, and worker processes.
-
-    Use as a context manager; ``login`` signs in once (the sandbox completes its own login page).
-    """
-
-    def __init__(
-        self,
-        store_url: str,
-        workdir: Path,
-        time_scale: float = 120,
-        sandbox_settings: dict | None = None,
-        **connection: Any,
-    ) -> None:
-        self.store_url = store_url
-        self.workdir = workdir
-        self.time_scale = time_scale
-        self.sandbox_settings = sandbox_settings or {}
-        self.connection_overrides = connection
-        self.env = isolated_env(workdir / "home", store_url)
-        self.sandbox = SandboxProcess("--divisions", "1", "--time-scale", f"{time_scale:g}")
-        self.session: Any = None
-        self.http: httpx.Client | None = None
-        self.workers: list[WorkerProcess] = []
-        self._n = 0
-
-    def __enter__(self) -> Cluster:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.sandbox.start()
-        try:
-            self.http = httpx.Client(base_url=self.info["base_url"], timeout=60)
-            if self.sandbox_settings:
-                self.http.post("/_sandbox/settings", json=self.sandbox_settings).raise_for_status()
-            with using_env(self.env):
-                from exactsql.api.session import open_session
-
-                make_connection(self.info, CONNECTION, **self.connection_overrides)
-                self.session = open_session(CONNECTION)
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        for worker in self.workers:
-            if worker.proc.poll() is None:
-                worker.proc.kill()
-                worker.proc.wait()
-        if self.session is not None:
-            self.session.close()
-            self.session = None
-        if self.http is not None:
-            self.http.close()
-            self.http = None
-        self.sandbox.stop()
-
-    @property
-    def info(self) -> dict:
-        return self.sandbox.info
-
-    @property
-    def division(self) -> int:
-        return int(self.info["divisions"][0])
-
-    @property
-    def lifetime(self) -> float:
-        """A token's life in real seconds."""
-        return TOKEN_LIFETIME / self.time_scale
-
-    # -- the sandbox's control plane, the store's chain -------------------------------------------------
-
-    def stats(self) -> dict:
-        assert self.http is not None
-        return dict(self.http.get("/_sandbox/stats").json())
-
-    def requests(self, limit: int = 20000) -> list[dict]:
-        assert self.http is not None
-        return list(self.http.get("/_sandbox/requests", params={"limit": limit}).json())
-
-    def login(self) -> Any:
-        """Signs in once (authorization code, then the first pair into the store); returns the chain."""
-        return self.session.login()
-
-    def chain(self) -> Any:
-        """The chain as the store has it now."""
-        return self.session.broker.read()
-
-    # -- workers ----------------------------------------------------------------------------------------
-
-    def start_workers(
-        self,
-        n: int,
-        mode: str = "mix",
-        failpoints: dict[str, Path] | None = None,
-        me_every: int = 2,
-        one_by_one: bool = True,
-    ) -> list[WorkerProcess]:
-        """Starts ``n`` workers; they open their sessions and wait for :meth:`go`.
-
-        ``one_by_one``: each after the previous one is ready, as the processes of a cluster come up over time.
-        A process measures its clock's offset to the store's when it opens its session; with 16 of them
-        starting at once on 2 cores that one round trip (with the connection set-up) took long enough to set
-        clocks up to 25 ms ahead, a tenth of a minute window at time scale 120.
-        """
-        env = dict(self.env)
-        if failpoints:
-            env["EXACTSQL_FAILPOINTS"] = ",".join(f"{name}:{path}" for name, path in failpoints.items())
-        started = []
-        for _ in range(n):
-            self._n += 1
-            base = self.workdir / f"worker-{self._n}"
-            paths = {s: base.with_suffix(f".{s}") for s in ("ready", "go", "status", "out", "err")}
-            command = [
-                sys.executable,
-                str(WORKER),
-                "--connection",
-                CONNECTION,
-                "--division",
-                str(self.division),
-                "--mode",
-                mode,
-                "--me-every",
-                str(me_every),
-                "--ready-file",
-                str(paths["ready"]),
-                "--go-file",
-                str(paths["go"]),
-                "--status-file",
-                str(paths["status"]),
-            ]
-            with open(paths["out"], "wb") as out, open(paths["err"], "wb") as err:
-                proc = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
-            worker = WorkerProcess(
-                proc, paths["ready"], paths["go"], paths["status"], paths["out"], paths["err"]
-            )
-            self.workers.append(worker)
-            started.append(worker)
-            if one_by_one:
-                self.wait_ready([worker])
-        return started
-
-    def wait_ready(self, workers: list[WorkerProcess], timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not all(w.is_ready() for w in workers):
-            for w in workers:
-                if w.proc.poll() is not None:
-                    raise RuntimeError(f"worker {w.pid} exited before it was ready: {w.summary()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"workers not ready within {timeout:g} s")
-            time.sleep(0.02)
-
-    @staticmethod
-    def go(workers: list[WorkerProcess], start: float, until: float | None) -> None:
-        """Lets the workers call from ``start`` until ``until`` (epoch seconds; None: until SIGTERM)."""
-        text = json.dumps({"start": start, "until": until})
-        for w in workers:
-            tmp = w.go.with_suffix(".go-tmp")
-            tmp.write_text(text)
-            os.replace(tmp, w.go)
-
-    @staticmethod
-    def finish(workers: list[WorkerProcess], timeout: float) -> list[dict]:
-        """Waits for the workers (SIGTERM after ``timeout``, SIGKILL after 30 s more); their summaries."""
-        deadline = time.monotonic() + timeout
-        for w in workers:
-            try:
-                w.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                w.proc.send_signal(signal.SIGTERM)
-        for w in workers:
-            try:
-                w.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                w.proc.kill()
-                w.proc.wait()
-        return [w.summary() for w in workers]
-
-    @staticmethod
-    def stop(workers: list[WorkerProcess]) -> list[dict]:
-        """SIGTERM now; the summaries."""
-        for w in workers:
-            if w.proc.poll() is None:
-                w.proc.send_signal(signal.SIGTERM)
-        return Cluster.finish(workers, timeout=30)
-
-
-def _merge_errors(summaries: list[dict]) -> dict[str, int]:
-    total: Counter[str] = Counter()
-    for s in summaries:
-        total.update(s.get("errors", {}))
-    return dict(total)
-
-
-def _error_samples(summaries: list[dict]) -> dict[str, str]:
-    """The first message of each kind of exception the workers met."""
-    samples: dict[str, str] = {}
-    for s in summaries:
-        for kind, message in s.get("error_samples", {}).items():
-            samples.setdefault(kind, message)
-    return samples
-
-
-def _crashed(summaries: list[dict]) -> list[dict]:
-    return [s for s in summaries if "crashed" in s]
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -391,9 +128,9 @@ def token_scenario(
         "by_status": stats["by_status"],
         "calls_ok": ok,
         "calls_per_second": round(ok / real, 1),
-        "worker_errors": _merge_errors(summaries),
-        "worker_error_samples": _error_samples(summaries),
-        "crashed": len(_crashed(summaries)),
+        "worker_errors": merge_errors(summaries),
+        "worker_error_samples": error_samples(summaries),
+        "crashed": len(crashed(summaries)),
         "refreshes_by_process": sorted((s.get("refreshes", 0) for s in summaries), reverse=True),
         "chain_version": final.version if final else None,
         "chain_broken": final.broken if final else "missing",
@@ -459,15 +196,6 @@ class KillSeries:
         return out
 
 
-def _wait_for(predicate: Any, timeout: float, step: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return bool(predicate())
-
-
 def _survivors_calling_after(survivors: list[WorkerProcess], moment: float) -> bool:
     return all(w.read_status().get("last_ok", 0) > moment for w in survivors)
 
@@ -486,7 +214,7 @@ def kill_trial(
     life = cluster.lifetime
     started = time.monotonic()
     Cluster.go([victim], time.time(), None)
-    reached = _wait_for(lambda: marker.exists() and marker.read_text().strip() != "", 6 * life + 20)
+    reached = wait_for(lambda: marker.exists() and marker.read_text().strip() != "", 6 * life + 20)
     if not reached:
         Cluster.stop([victim])
         return KillTrial(point, "missed", time.monotonic() - started, detail="failpoint not reached")
@@ -508,7 +236,7 @@ def kill_trial(
         return chain.version > before.version and _survivors_calling_after(survivors, moment)
 
     # Redis frees a dead holder's lock within its lease (2 s); the others within milliseconds.
-    ok = _wait_for(settled, 4 * life + 20, step=0.05)
+    ok = wait_for(settled, 4 * life + 20, step=0.05)
     after_stats, after = cluster.stats(), cluster.chain()
     outcome = "broken" if after is None or after.broken else "survived" if ok else "stalled"
     return KillTrial(
@@ -552,7 +280,7 @@ def kill_scenario(
         survivors = cluster.start_workers(processes - 1, "mix")
         cluster.wait_ready(survivors)
         Cluster.go(survivors, time.time(), None)
-        if not _wait_for(lambda: _survivors_calling_after(survivors, 0), 60):
+        if not wait_for(lambda: _survivors_calling_after(survivors, 0), 60):
             raise RuntimeError(f"the workers do not call: {[w.summary() for w in survivors]}")
         armed = armed_worker(cluster, plan[0], 0) if plan else None
         for n, point in enumerate(plan):
@@ -568,16 +296,144 @@ def kill_scenario(
                 cluster.login()  # what an operator does: sign in again; the survivors pick the new chain up
                 series.relogins += 1
                 since = time.time()
-                _wait_for(
+                wait_for(
                     lambda since=since: _survivors_calling_after(survivors, since), 4 * cluster.lifetime + 20
                 )
             for w in survivors:
                 if w.proc.poll() is not None:
                     raise RuntimeError(f"a surviving worker died: {w.summary()}")
         summaries = Cluster.stop(survivors)
-    series.survivor_errors = _merge_errors(summaries)
-    series.survivor_error_samples = _error_samples(summaries)
+    series.survivor_errors = merge_errors(summaries)
+    series.survivor_error_samples = error_samples(summaries)
     return series
+
+
+# ------------------------------------------------------------------------------------------------------
+# outage: the state store killed mid-refresh and brought back
+# ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class OutageTrial:
+    down: float  # seconds the store was down
+    outcome: str  # survived, broken, stalled, missed
+    recovered: float  # seconds from the restart until every worker called successfully again
+    old_refresh_token: int = 0
+
+
+def _quietly(read: Any) -> Any:
+    """``read()``, or None while the store is still coming back."""
+    try:
+        return read()
+    except Exception:
+        return None
+
+
+def outage_scenario(
+    backend: str,
+    workdir: Path,
+    processes: int = 8,
+    downs: tuple[float, ...] = (3, 15, 30, 55),
+    time_scale: float = 60,
+) -> dict:
+    """``processes`` workers call continuously; at each of ``len(downs)`` refreshes, the moment the token
+    endpoint has answered (the failpoint ``token_response_received``, paused), the state store is killed
+    (SIGKILL), stays down for the given seconds and is started again with its data. The chain must survive
+    every outage (the new pair is kept in memory and in a rescue file until the store is back) and no process
+    may hang."""
+    from tests.servers import start_postgres, start_redis
+
+    check_time_scale(time_scale)
+    workdir.mkdir(parents=True, exist_ok=True)
+    server = start_postgres() if backend == "postgresql" else start_redis(persistent=True)
+    trials: list[OutageTrial] = []
+    try:
+        marker = workdir / "paused-at-token-answer"
+        settings = {"daily_limit": DAILY_CALLS}
+        with Cluster(server.url, workdir, time_scale, settings, daily_limit=DAILY_CALLS) as cluster:
+            workers = cluster.start_workers(
+                processes, "mix", failpoints={"token_response_received": marker}, pause=True
+            )
+            cluster.wait_ready(workers)
+            cluster.login()
+            Cluster.go(workers, time.time(), None)
+            for down in downs:
+                reached = wait_for(lambda: marker.exists() and marker.read_text().strip() != "", 60)
+                if not reached:
+                    trials.append(OutageTrial(down, "missed", 0.0))
+                    continue
+                before_stats, before = cluster.stats(), cluster.chain()
+                server.kill()
+                marker.unlink()  # the paused process goes on: its store write meets the outage
+                time.sleep(down)
+                server.restart()
+                back = time.time()
+
+                def settled(before: Any = before, back: float = back) -> bool:
+                    chain = _quietly(cluster.chain)
+                    if chain is not None and chain.broken:
+                        return True
+                    return (
+                        chain is not None
+                        and chain.version > before.version
+                        and _survivors_calling_after(workers, back)
+                    )
+
+                ok = wait_for(settled, 120, step=0.1)
+                after = _quietly(cluster.chain)
+                outcome = "broken" if after is not None and after.broken else "survived" if ok else "stalled"
+                stats = cluster.stats()
+                trials.append(
+                    OutageTrial(
+                        down,
+                        outcome,
+                        round(time.time() - back, 1),
+                        stats["token_errors"]["old_refresh_token"]
+                        - before_stats["token_errors"]["old_refresh_token"],
+                    )
+                )
+                for w in workers:
+                    if w.proc.poll() is not None:
+                        raise RuntimeError(f"a worker died: {w.summary()}")
+            hung_before = sum(1 for w in workers if w.proc.poll() is None)
+            stopped = time.monotonic()
+            summaries = Cluster.stop(workers)
+            stop_seconds = time.monotonic() - stopped
+            final, stats = cluster.chain(), cluster.stats()
+    finally:
+        server.stop()
+    return {
+        "backend": backend,
+        "processes": processes,
+        "time_scale": time_scale,
+        "trials": [t.__dict__ for t in trials],
+        "survived": sum(1 for t in trials if t.outcome == "survived"),
+        "chain_broken": final.broken if final else "missing",
+        "old_refresh_token": stats["token_errors"]["old_refresh_token"],
+        "token_calls": stats["token_calls"],
+        "running_before_stop": hung_before,
+        "stop_seconds": round(stop_seconds, 1),
+        "killed_at_stop": sum(1 for s in summaries if "crashed" in s),
+        "worker_errors": merge_errors(summaries),
+    }
+
+
+def _print_outage(r: dict) -> None:
+    ok = r["survived"] == len(r["trials"]) and not r["chain_broken"] and r["killed_at_stop"] == 0
+    print(
+        f"  outage  {r['processes']} processes; the store killed at the token answer and restarted "
+        f"{len(r['trials'])} times (time scale {r['time_scale']:g}): {'PASS' if ok else 'FAIL'}"
+    )
+    for t in r["trials"]:
+        print(
+            f"    down {t['down']:>4g} s: {t['outcome']}, every process calling again {t['recovered']} s "
+            f"after the restart; 'Old refresh token used' {t['old_refresh_token']}"
+        )
+    print(
+        f"    chain broken: {r['chain_broken'] or 'no'}; token-endpoint calls {r['token_calls']}; "
+        f"workers stopped on SIGTERM in {r['stop_seconds']} s, none hung ({r['killed_at_stop']} killed)"
+    )
+    print(f"    worker exceptions during the outages {r['worker_errors'] or 'none'}")
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -640,9 +496,9 @@ def rate_scenario(
         "utilisation": used / (limit * len(full)) if full else 0.0,
         "rate_limited_429": stats["rate_limited"],
         "calls_ok": sum(s.get("ok", 0) for s in summaries),
-        "worker_errors": _merge_errors(summaries),
-        "worker_error_samples": _error_samples(summaries),
-        "crashed": len(_crashed(summaries)),
+        "worker_errors": merge_errors(summaries),
+        "worker_error_samples": error_samples(summaries),
+        "crashed": len(crashed(summaries)),
     }
 
 
@@ -669,7 +525,7 @@ def error_scenario(
         stats = cluster.stats()
         reserve = int(cluster.session.connection.error_reserve)
         limit = int(cluster.session.connection.error_limit)
-    errors = _merge_errors(summaries)
+    errors = merge_errors(summaries)
     return {
         "processes": processes,
         "seconds": seconds,
@@ -679,57 +535,13 @@ def error_scenario(
         "refused_by_exactsql": errors.get("ErrorBudgetError", 0),
         "error_budget_blocks": stats["error_budget_blocks"],
         "worker_errors": errors,
-        "crashed": len(_crashed(summaries)),
+        "crashed": len(crashed(summaries)),
     }
 
 
 # ------------------------------------------------------------------------------------------------------
 # the benchmark
 # ------------------------------------------------------------------------------------------------------
-
-
-class Stores:
-    """Fresh state stores per scenario: SQLite files, PostgreSQL databases, Redis databases."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.servers: dict[str, Any] = {}
-        self._n = 0
-
-    def url(self, backend: str) -> str:
-        from tests.servers import start_postgres, start_redis
-
-        self._n += 1
-        if backend == "sqlite":
-            return f"sqlite:///{self.workdir / f'sqlite-{self._n}' / 'state.db'}"
-        if backend == "postgresql":
-            import psycopg
-
-            if "postgresql" not in self.servers:
-                self.servers["postgresql"] = start_postgres()
-            server = self.servers["postgresql"]
-            name = f"exactsql_bench_{self._n}"
-            with psycopg.connect(server.url, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-                conn.execute(f'CREATE DATABASE "{name}"')
-            return str(server.url_for(name))
-        if backend == "redis":
-            import redis
-
-            if "redis" not in self.servers:
-                self.servers["redis"] = start_redis()
-            url = str(self.servers["redis"].url_for(self._n % 16))
-            client = redis.Redis.from_url(url)
-            try:
-                client.flushdb()
-            finally:
-                client.close()
-            return url
-        raise ValueError(f"unknown backend {backend!r}; use {', '.join(BACKENDS)}")
-
-    def close(self) -> None:
-        for server in self.servers.values():
-            server.stop()
 
 
 def _print_tokens(r: dict) -> None:
@@ -853,7 +665,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--error-processes", type=int, default=16)
     parser.add_argument("--error-seconds", type=float, default=5)
     parser.add_argument(
-        "--scenarios", default="tokens,kill,rate,errors", help="any of tokens,kill,rate,errors"
+        "--scenarios",
+        default="tokens,kill,rate,errors,outage",
+        help="any of tokens,kill,rate,errors,outage",
     )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
@@ -904,6 +718,8 @@ def main(argv: list[str] | None = None) -> None:
                             args.rate_time_scale,
                         )
                     )
+                if "outage" in scenarios and backend in ("postgresql", "redis"):
+                    _print_outage(outage_scenario(backend, workdir / f"{backend}-outage"))
                 if "errors" in scenarios:
                     _print_errors(
                         error_scenario(
