@@ -50,7 +50,9 @@ def _register() -> None:
 @app.command()
 def sandbox(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).")] = 8642,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port to listen on (0 picks a free one).")
+    ] = 8642,
     divisions: Annotated[int, typer.Option(min=1, max=500, help="Number of divisions (companies).")] = 3,
     size: Annotated[
         Size, typer.Option(help="≈ 1,000 / 100,000 / 1,000,000 transaction lines per division.")
@@ -69,22 +71,37 @@ def sandbox(
     ] = None,
 ) -> None:
     """Run a local Exact Online (the sandbox) as an HTTP server."""
+    from exactsql.config import redirect_uri_problem
+    from exactsql.errors import ConfigError, FileError
     from exactsql.sandbox.core import DEFAULT_REDIRECT_URI, Sandbox
-    from exactsql.sandbox.server import base_url_of, bind, serve, write_info
+    from exactsql.sandbox.server import base_url_of, bind, check_info_path, serve, write_info
 
+    for uri in redirect_uri or []:
+        problem = redirect_uri_problem(uri)
+        if problem:
+            raise ConfigError(
+                f"--redirect-uri {uri!r} {problem}.",
+                "Give it as the client will, e.g. http://127.0.0.1:8765/callback.",
+            )
+    if info_file is not None:
+        check_info_path(info_file)
     try:
         sock = bind(host, port)
     except OSError as exc:
-        err.print(
-            f"[red]Cannot listen on {host}:{port}: {exc.strerror}.[/] Pick another --port, or --port 0 for a free one."
-        )
-        raise typer.Exit(2) from None
+        raise ConfigError(
+            f"Cannot listen on {host}:{port}: {exc.strerror or exc}.",
+            "Pick another --port (--port 0 for a free one), or a --host address of this machine.",
+        ) from None
     uris = tuple(redirect_uri) if redirect_uri else (DEFAULT_REDIRECT_URI,)
     sb = Sandbox(divisions=divisions, size=size.value, seed=seed, time_scale=time_scale, redirect_uris=uris)
     url = base_url_of(sock)
     info = sb.info(url)
     if info_file is not None:
-        write_info(info_file, info)
+        try:
+            write_info(info_file, info)
+        except OSError as exc:
+            sock.close()
+            raise FileError.from_os_error(exc, "write --info-file", info_file) from None
     console.print(
         f"[bold green]Exact Online sandbox[/] on {url}  ({divisions} divisions, size {size.value}, seed {seed}, time scale {time_scale:g})"
     )
@@ -112,22 +129,135 @@ def demo(
 _register()
 
 
+#: Set (to anything) to see the traceback of an internal error.
+DEBUG_ENV = "EXACTSQL_DEBUG"
+
+
+def harden_process() -> None:
+    """No core dumps (they would hold tokens and secrets); a file-size limit fails a write, not the process."""
+    import resource
+    import signal
+
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if hasattr(signal, "SIGXFSZ"):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+class _LogFormat(logging.Formatter):
+    """Log lines without passwords; an exception as one line (its traceback only with ``EXACTSQL_DEBUG``)."""
+
+    def __init__(self, debug: bool) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+        self.debug = debug
+
+    def format(self, record: logging.LogRecord) -> str:
+        from exactsql.state.protocol import redact_url
+
+        if record.exc_info and not self.debug:
+            exc = record.exc_info[1]
+            record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
+            record.msg, record.args = f"{record.getMessage()}: {type(exc).__name__}: {exc}", None
+        return redact_url(super().format(record))
+
+
+def _fail(message: str, hint: str = "", code: int = 1) -> SystemExit:
+    """Prints ``message`` (and ``hint``) without any password, sees that standard output is done, and
+    returns the exit to raise."""
+    from rich.markup import escape
+
+    from exactsql.state.protocol import redact_url
+
+    _settle_stdout()
+    err.print(f"[red]Error:[/] {escape(redact_url(message))}", soft_wrap=True)
+    if hint:
+        err.print(escape(redact_url(hint)), soft_wrap=True)
+    return SystemExit(code)
+
+
+def _settle_stdout() -> None:
+    """Flushes standard output; when that fails (a full disk, a closed pipe), points it at /dev/null so that
+    the interpreter's own flush at exit does not fail again."""
+    import os
+    import sys
+
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+
+
 def main() -> None:
-    """Entry point of the console script: user mistakes end in a clear message, not a traceback."""
-    from exactsql.errors import ExactSQLError
+    """Entry point of the console script: expected failures end in a clear message and exit 1, not a traceback.
+
+    Expected: exactsql's own errors (what went wrong and what to do next), a lock not acquired, a server
+    that cannot be reached, a file or disk that fails. Anything else is a bug: one line that says so and how
+    to see the traceback (``EXACTSQL_DEBUG=1``).
+    """
+    import os
+
+    import httpx
+
+    from exactsql.errors import ExactSQLError, os_error_hint
     from exactsql.state import LockTimeout
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    harden_process()
+    handler = logging.StreamHandler()
+    handler.setFormatter(_LogFormat(debug=bool(os.environ.get(DEBUG_ENV))))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     try:
         app()
     except ExactSQLError as exc:
-        err.print(f"[red]Error:[/] {exc.message}")
-        if exc.hint:
-            err.print(exc.hint)
-        raise SystemExit(1) from None
+        raise _fail(exc.message, exc.hint or _default_hint(exc)) from None
     except LockTimeout as exc:
-        err.print(f"[red]Error:[/] {exc}")
-        raise SystemExit(1) from None
+        raise _fail(
+            str(exc), "Another process holds it: try again, or find the process that hangs."
+        ) from None
+    except httpx.TransportError as exc:
+        where = exc.request.url.copy_with(query=None, fragment=None) if _has_request(exc) else "the server"
+        raise _fail(
+            f"Cannot reach {where}: {exc or type(exc).__name__}.",
+            "Check the connection's base URL (`exactsql connection list`) and the network, then try again.",
+        ) from None
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise _fail(f"{exc.strerror or exc}{where}.", os_error_hint(exc)) from None
+    except KeyboardInterrupt:
+        raise _fail("Interrupted.", code=130) from None
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        raise _fail(
+            f"internal error: {type(exc).__name__}: {exc}",
+            f"This is a bug in exactsql: please report it with the command you ran and its output with "
+            f"{DEBUG_ENV}=1 (the traceback), leaving out any secret.",
+            code=70,
+        ) from None
+
+
+def _default_hint(exc: Exception) -> str:
+    """What to do next after an error of Exact Online that came without advice."""
+    from exactsql.errors import ApiError
+
+    if not isinstance(exc, ApiError):
+        return ""
+    return {
+        400: "Check the path and the query options (-q); `exactsql explain` shows what a query sends.",
+        401: "Log in again: exactsql login CONNECTION.",
+        403: 'The user has no access there: `exactsql query "select code from systemdivisions"` lists the divisions.',
+        404: "Check the path: service/Entity as in Exact's REST API, e.g. crm/Accounts.",
+    }.get(exc.status, "Try again later; if it persists, check Exact Online's status.")
+
+
+def _has_request(exc: Exception) -> bool:
+    try:
+        exc.request  # type: ignore[attr-defined]  # noqa: B018 - raises when the error has no request
+    except RuntimeError:
+        return False
+    return True
 
 
 if __name__ == "__main__":

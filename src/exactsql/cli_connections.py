@@ -13,11 +13,12 @@ from rich.console import Console
 from rich.table import Table
 
 from exactsql.api import credentials
-from exactsql.config import SANDBOX_NAME, Config, Connection, base_url_for
+from exactsql.config import SANDBOX_NAME, Config, Connection, base_url_for, redirect_uri_problem, secret_box
 from exactsql.config import home as config_home
 from exactsql.connect import open_session
+from exactsql.endpoints import MAX_DIVISION
 from exactsql.errors import ConfigError
-from exactsql.secretbox import load_secret_box
+from exactsql.sql.output import emit
 from exactsql.state import open_store
 
 console = Console()
@@ -50,13 +51,31 @@ def connection_add(
     """Add (or replace) a connection; the client secret is asked for, never taken as an argument."""
     if name == SANDBOX_NAME:
         raise ConfigError("The name 'sandbox' is the built-in in-process sandbox.", "Choose another name.")
+    if not name.strip() or any(c.isspace() or not c.isprintable() for c in name):
+        raise ConfigError(
+            f"The connection name {name!r} is empty or has spaces.", "Choose a name such as eol."
+        )
+    if not client_id.strip():
+        raise ConfigError("--client-id is empty.", "Copy the client ID from Exact Online's App Center.")
+    problem = redirect_uri_problem(redirect_uri.strip())
+    if problem:
+        raise ConfigError(
+            f"--redirect-uri {redirect_uri!r} {problem}.",
+            "Give the redirect URI exactly as registered for the app in Exact Online's App Center.",
+        )
     if region and base_url:
-        raise ConfigError("Give --region or --base-url, not both.")
+        raise ConfigError(
+            "Give --region or --base-url, not both.",
+            "--region for Exact Online, --base-url for another host.",
+        )
     url = base_url_for(region, base_url)
     if client_secret_env:
         secret = os.environ.get(client_secret_env, "")
         if not secret:
-            raise ConfigError(f"The environment variable {client_secret_env} is empty or not set.")
+            raise ConfigError(
+                f"The environment variable {client_secret_env} is empty or not set.",
+                f"Set {client_secret_env} to the app's client secret, or leave out --client-secret-env to be asked.",
+            )
     elif sys.stdin.isatty():
         secret = typer.prompt("Client secret", hide_input=True)
     else:
@@ -67,7 +86,7 @@ def connection_add(
     connection = Connection(name, url, client_id.strip(), redirect_uri.strip())
     store = open_store(config.state_url())
     try:
-        credentials.save_client_secret(store, load_secret_box(config_home()), connection, secret)
+        credentials.save_client_secret(store, secret_box(config_home()), connection, secret)
     finally:
         store.close()
     config.connections[name] = connection
@@ -99,7 +118,10 @@ def connection_remove(name: Annotated[str, typer.Argument(help="The connection t
     config = Config.load()
     connection = config.connection(name)
     if name not in config.connections:
-        raise ConfigError(f"The built-in connection {name!r} cannot be removed.")
+        raise ConfigError(
+            f"The built-in connection {name!r} cannot be removed.",
+            "`exactsql connection list` shows the others.",
+        )
     shared = any(
         other.base_url == connection.base_url and other.client_id.lower() == connection.client_id.lower()
         for other_name, other in config.connections.items()
@@ -164,7 +186,10 @@ def api(
     path: Annotated[str, typer.Argument(help="e.g. current/Me, crm/Accounts, or a full __next URL.")],
     connection: ConnectionOption = SANDBOX_NAME,
     division: Annotated[
-        int | None, typer.Option("--division", "-d", help="Division (default: the current one).")
+        int | None,
+        typer.Option(
+            "--division", "-d", min=1, max=MAX_DIVISION, help="Division (default: the current one)."
+        ),
     ] = None,
     query: Annotated[
         list[str] | None, typer.Option("--query", "-q", help="An OData option, e.g. -q '$top=5'.")
@@ -174,6 +199,8 @@ def api(
     ] = False,
 ) -> None:
     """Make one raw GET (or follow its pages) within every budget, and print the JSON."""
+    if not path.strip(" /"):
+        raise ConfigError("The path is empty.", "e.g. exactsql api current/Me, or crm/Accounts -q '$top=5'.")
     session = open_session(connection)
     client = session.client(_show_wait)
     params = {}
@@ -188,10 +215,10 @@ def api(
     started = time.perf_counter()
     if all_pages:
         rows = [row for page in client.pages(path, params, division) for row in page]
-        sys.stdout.buffer.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n")
+        emit(orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n")
     else:
         body = client.get_json(path, params, division)
-        sys.stdout.buffer.write(orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n")
+        emit(orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n")
     err.print(f"[dim]{client.calls} call(s) in {time.perf_counter() - started:.2f} s[/]")
 
 
@@ -202,7 +229,7 @@ def status(
     """Show the token chain, today's token calls, the rate windows and the error budgets in use."""
     info = open_session(name).status()
     if as_json:
-        sys.stdout.buffer.write(orjson.dumps(info, option=orjson.OPT_INDENT_2) + b"\n")
+        emit(orjson.dumps(info, option=orjson.OPT_INDENT_2) + b"\n")
         return
     console.print(
         f"[bold]{info['connection']}[/] → {info['base_url']}  app {info['client_id']}  user {info['user_id'] or '(not logged in)'}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import signal
@@ -13,7 +14,10 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from exactsql.config import Config
+from exactsql.config import home as config_home
+from exactsql.endpoints import division_code
 from exactsql.errors import ConfigError
+from exactsql.replicate.targets import open_target, replica_failure
 from exactsql.state.protocol import redact_url
 
 console = Console()
@@ -22,14 +26,24 @@ err = Console(stderr=True)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+#: The shortest and the longest --watch interval.
+MIN_INTERVAL, MAX_INTERVAL = 1.0, 366 * 86400.0
+
+
 def parse_interval(text: str) -> float:
-    """``30``, ``30s``, ``5m``, ``1h`` or ``1d`` as seconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text.lower())
+    """``30``, ``30s``, ``5m``, ``1h`` or ``1d`` as seconds: at least a second, at most a year."""
+    match = re.fullmatch(r"\s*(\d{1,12}(?:\.\d{1,9})?)\s*([smhd]?)\s*", text.lower())
     if not match:
         raise ConfigError(
             f"--watch {text!r} is not an interval.", "Write e.g. 30s, 5m, 1h or a number of seconds."
         )
-    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    if not MIN_INTERVAL <= seconds <= MAX_INTERVAL:
+        raise ConfigError(
+            f"--watch {text!r} is {'shorter than a second' if seconds < MIN_INTERVAL else 'longer than a year'}.",
+            "Write e.g. 30s, 5m, 1h or 1d; without --watch, replicate runs once.",
+        )
+    return seconds
 
 
 def parse_divisions(values: list[str] | None) -> list[int] | str | None:
@@ -39,14 +53,45 @@ def parse_divisions(values: list[str] | None) -> list[int] | str | None:
     parts = [p.strip() for v in values for p in v.split(",") if p.strip()]
     if any(p.lower() == "all" for p in parts):
         if len(parts) > 1:
-            raise ConfigError("--divisions all cannot be combined with division codes.")
+            raise ConfigError(
+                "--divisions all cannot be combined with division codes.", "Give either all, or the codes."
+            )
         return "all"
-    try:
-        return sorted({int(p) for p in parts})
-    except ValueError:
+    codes = [division_code(p) for p in parts]
+    if not codes or None in codes or 0 in codes:
         raise ConfigError(
-            f"--divisions {', '.join(values)!r} is not a list of division codes or 'all'."
-        ) from None
+            f"--divisions {', '.join(values)!r} is not a list of division codes or 'all'.",
+            'Division codes are positive whole numbers (see `exactsql query "select code from systemdivisions"`).',
+        )
+    return sorted({c for c in codes if c is not None})
+
+
+def check_not_own_file(to: str, config: Config) -> None:
+    """ConfigError when the replica URL ``to`` names the state store's file or another file of exactsql's."""
+    if _scheme(to) not in ("sqlite", "duckdb") or ":///" not in to:
+        return
+    target = _real(to.split(":///", 1)[1].split("?", 1)[0])
+    state = config.state_url()
+    own = {
+        "the state store": state.split(":///", 1)[1].split("?", 1)[0]
+        if state.startswith("sqlite:///")
+        else ""
+    }
+    own.update({"the key file": str(config_home() / "secret.key"), "the config file": str(config.path)})
+    for what, path in own.items():
+        if path and target == _real(path):
+            raise ConfigError(
+                f"--to {to} is {what} of exactsql ({path}): replicating into it would destroy it.",
+                "Give the replica a file of its own, e.g. --to sqlite:///books.db.",
+            )
+
+
+def _scheme(url: str) -> str:
+    return url.split(":", 1)[0].lower() if ":" in url else ""
+
+
+def _real(path: str) -> str:
+    return os.path.realpath(os.path.expanduser(path))
 
 
 def replicate(
@@ -112,8 +157,11 @@ def replicate(
     config = Config.load()
     name = connection or default_connection(config)
     codes = parse_divisions(divisions)
-    interval = parse_interval(watch) if watch else None
+    interval = parse_interval(watch) if watch is not None else None
+    check_not_own_file(to, config)
+    open_target(to).close()  # a replica that cannot be opened is named before any API call
     session = open_session(name, config)
+    os.umask(0o077)  # what the run creates (DuckDB's WAL, SQLite's journal, lock files) is owner-only
     stop = threading.Event()
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -142,6 +190,11 @@ def replicate(
     except KeyboardInterrupt:
         err.print("[yellow]Stopped.[/] What was committed stays; the next run goes on from there.")
         worst = worse(worst, 2)
+    except Exception as exc:
+        failure = replica_failure(exc, to)  # the disk, a lock, the server: not a bug
+        if failure is None:
+            raise
+        raise failure from None
     finally:
         signal.signal(signal.SIGTERM, previous)
         session.close()
@@ -172,7 +225,7 @@ def _summary(report, command: list[str]) -> int:  # type: ignore[no-untyped-def]
     if problems:
         table = RichTable("table", "division", "status", "message", show_header=True, header_style="bold")
         for o in problems:
-            table.add_row(o.table, str(o.division), o.status, (o.message or "")[:200])
+            table.add_row(o.table, str(o.division), o.status, redact_url(o.message or "")[:200])
         err.print(table)
     for name, division, owner in report.held_elsewhere:
         err.print(f"[dim]{name} in division {division} is being replicated by {owner}[/]")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import time
@@ -13,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from exactsql.config import SANDBOX_NAME, Config
-from exactsql.errors import ConfigError
+from exactsql.errors import ConfigError, FileError
 
 console = Console()
 err = Console(stderr=True)
@@ -33,14 +34,36 @@ AliasOption = Annotated[
 
 
 def _sql_text(sql: str) -> str:
+    """The SQL of the argument: itself, a file (``@file.sql``) or standard input (``-``); never empty."""
     if sql == "-":
-        return sys.stdin.read()
-    if sql.startswith("@"):
+        text, origin = sys.stdin.read(), "standard input"
+    elif sql.startswith("@"):
         path = Path(sql[1:])
+        origin = str(path)
         if not path.exists():
-            raise ConfigError(f"There is no file {path}.")
-        return path.read_text()
-    return sql
+            raise ConfigError(
+                f"There is no file {path}.", "Give the SQL itself, @FILE of an existing file, or -."
+            )
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path} is not UTF-8 text.", "Save the SQL file as UTF-8.") from None
+        except OSError as exc:
+            raise FileError.from_os_error(exc, "read the SQL file", path) from None
+    else:
+        text, origin = sql, "the argument"
+    if not text.strip(" \t\r\n;"):
+        raise ConfigError(
+            f"There is no SQL in {origin}.", 'e.g. exactsql query "select code from glaccounts".'
+        )
+    return text
+
+
+def _check_numbers(max_calls: int | None, cache_max_age: float | None) -> None:
+    if max_calls is not None and max_calls < 0:
+        raise ConfigError(f"--max-calls {max_calls} is negative.", "Give 0 or more API calls.")
+    if cache_max_age is not None and not (math.isfinite(cache_max_age) and cache_max_age >= 0):
+        raise ConfigError(f"--cache-max-age {cache_max_age} is not a number of seconds.", "Give 0 or more.")
 
 
 def default_connection(config: Config) -> str:
@@ -103,7 +126,9 @@ def _engine(  # type: ignore[no-untyped-def]
     for item in aliases or []:
         alias, sep, name = item.partition("=")
         if not sep or not alias or not name:
-            raise ConfigError(f"--alias {item!r} is not ALIAS=CONNECTION.")
+            raise ConfigError(
+                f"--alias {item!r} is not ALIAS=CONNECTION.", "e.g. --alias other=eol2 for other.accounts."
+            )
         names[alias.lower()] = name
     sessions = {alias: open_session(name, config) for alias, name in names.items()}
 
@@ -136,10 +161,16 @@ def query(
 
     if fmt not in out.FORMATS:
         raise ConfigError(f"Unknown format {fmt!r}.", f"Use one of {', '.join(out.FORMATS)}.")
+    if fmt in ("parquet", "xlsx") and output is None:
+        raise ConfigError(f"--format {fmt} writes a file.", "Give it with -o FILE.")
+    out.check_output(output, fmt)
+    _check_numbers(max_calls, cache_max_age)
+    text = _sql_text(sql)
     if replica is not None:
         from exactsql.replicate.query import ReplicaEngine
 
-        answers = ReplicaEngine(replica).run(_sql_text(sql))
+        with ReplicaEngine(replica) as replica_engine:
+            answers = replica_engine.run(text)
         if answers[-1].table is not None:
             out.write(answers[-1].table, fmt, output, console)
         err.print("[dim]answered from the replica: 0 API calls[/]")
@@ -148,7 +179,7 @@ def query(
     engine = _engine(connection, alias, cache_max_age, progress)
     started = time.perf_counter()
     with progress.bar:
-        results = engine.run(_sql_text(sql), max_calls)
+        results = engine.run(text, max_calls)
     for result in results[:-1]:
         if result.message:
             err.print(f"[dim]{result.message}[/]")
@@ -169,8 +200,9 @@ def explain(
     """Show, per table reference, the endpoint, $filter, $select, divisions and estimated calls; and the DuckDB SQL."""
     from exactsql.sql.dialect import UseStatement, parse_script, to_duckdb
 
+    text = _sql_text(sql)
     engine = _engine(connection, alias, None)
-    for statement in parse_script(_sql_text(sql)):
+    for statement in parse_script(text):
         if isinstance(statement, UseStatement):
             console.print(f"[bold]use[/]: {engine._use(statement)}")
             continue

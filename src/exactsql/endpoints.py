@@ -29,16 +29,31 @@ class ApiPath:
     count: bool
 
 
+#: The largest division code: Exact's divisions are 32-bit integers.
+MAX_DIVISION = 2**31 - 1
+
+
+def division_code(text: str) -> int | None:
+    """``text`` as a division code (ASCII digits, at most ``MAX_DIVISION``), else None."""
+    if text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= MAX_DIVISION:
+        return int(text)
+    return None
+
+
 def split_api_path(path: str) -> ApiPath:
-    """Splits ``/api/v1/[beta/]{division}/service/Entity…`` (or ``/api/v1/current/Me``)."""
+    """Splits ``/api/v1/[beta/]{division}/service/Entity…`` (or ``/api/v1/current/Me``).
+
+    Only a 32-bit code of ASCII digits is a division: ``/api/v1/²/…`` or ``/api/v1/99999999999/…`` keep
+    their first segment in ``rest`` (no such resource, as on Exact).
+    """
     rest = path.split("/api/v1/", 1)[-1].strip("/")
     first, _, after = rest.partition("/")
     division: int | None = None
-    if first.isdigit():
-        division, rest = int(first), after
-    elif first == "beta" and after.split("/", 1)[0].isdigit():
+    if division_code(first) is not None:
+        division, rest = division_code(first), after
+    elif first == "beta" and division_code(after.split("/", 1)[0]) is not None:
         code, _, rest = after.partition("/")
-        division = int(code)
+        division = division_code(code)
     base, key = rest.removesuffix("/$count"), None
     match = _KEY_RE.match(base)
     if match:

@@ -19,10 +19,10 @@ from exactsql.api.client import ExactClient, error_message
 from exactsql.api.clock import StoreClock
 from exactsql.api.login import TokenGrant
 from exactsql.api.tokens import TokenBroker, TokenChain, chain_key
-from exactsql.config import Config, Connection
+from exactsql.config import Config, Connection, secret_box
 from exactsql.config import home as config_home
 from exactsql.errors import ChainBrokenError, ConfigError, LoginError
-from exactsql.secretbox import SecretBox, load_secret_box
+from exactsql.secretbox import SecretBox
 from exactsql.state import StateStore, open_store
 
 log = logging.getLogger(__name__)
@@ -320,7 +320,7 @@ def open_session(name: str, config: Config | None = None) -> Session:
         raise ConfigError(
             str(exc), "Set EXACTSQL_STATE or `state` in the config file to a supported URL."
         ) from None
-    box = load_secret_box(config_home())
+    box = secret_box(config_home())
     try:
         credentials.check_key(store, box, connection)
     except BaseException:

@@ -17,7 +17,7 @@ from sqlglot import exp
 
 from exactsql.catalog import Column, Table, load_catalog
 from exactsql.replicate.plan import DIVISION, physical_name
-from exactsql.replicate.targets import Target, TargetConnection, open_target
+from exactsql.replicate.targets import Target, TargetConnection, check_file_url, duckdb_error, open_target
 from exactsql.sql import dictionary
 from exactsql.sql.dialect import (
     SQLError,
@@ -46,14 +46,21 @@ class ReplicaEngine:
         self._attached = url.lower().startswith("duckdb:")
         self.target: Target | None = None
         self.conn: TargetConnection | None = None
-        if self._attached:
-            from exactsql.replicate.targets.sqlite import sqlite_path
-
-            path = sqlite_path(url).replace("'", "''")
-            self.duck.execute(f"ATTACH '{path}' AS replica (READ_ONLY)")
-        else:
-            self.target = open_target(url)
-            self.conn = self.target.connect()
+        try:
+            if self._attached:
+                path = check_file_url(url, must_exist=True)
+                try:
+                    self.duck.execute(
+                        f"ATTACH '{str(path).replace(chr(39), chr(39) * 2)}' AS replica (READ_ONLY)"
+                    )
+                except duckdb.Error as exc:
+                    raise duckdb_error(exc, path) from None
+            else:
+                self.target = open_target(url, read_only=True)
+                self.conn = self.target.connect()
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         """Releases the replica."""

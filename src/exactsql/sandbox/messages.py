@@ -18,6 +18,8 @@ class Request:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     base_url: str = "http://127.0.0.1:8642"
+    #: The client's address as the server saw it; None in-process (no network between client and sandbox).
+    client: str | None = None
 
     def header(self, name: str) -> str | None:
         """A header value, case-insensitive."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import secrets
 import socket
 import threading
 from collections.abc import Awaitable, Callable
@@ -49,6 +51,7 @@ class SandboxApp:
                 break
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         host = headers.get("host") or "{}:{}".format(*scope["server"])
+        client = scope.get("client")
         request = Request(
             method=scope["method"],
             path=scope["path"],
@@ -56,6 +59,7 @@ class SandboxApp:
             headers=headers,
             body=b"".join(chunks),
             base_url=f"{scope.get('scheme', 'http')}://{host}",
+            client=str(client[0]) if client else "",
         )
         response = self.sandbox.handle(request)
         if response.fault == "timeout":
@@ -90,14 +94,35 @@ def base_url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+def check_info_path(path: Path) -> None:
+    """ConfigError when ``path`` cannot be an info file: a directory, or under something not a directory."""
+    from exactsql.errors import ConfigError
+
+    if path.is_dir():
+        raise ConfigError(
+            f"--info-file {path} is a directory.", "Give a file name, e.g. --info-file sandbox.json."
+        )
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"--info-file {path}: {parent} is not a directory.", "Give a path in a directory.")
+
+
 def write_info(path: Path, info: dict) -> None:
-    """Writes the connection info (with the app secret) readable by the owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(orjson.dumps(info, option=orjson.OPT_INDENT_2))
-    os.replace(tmp, path)
+    """Writes the connection info (with the app secret) atomically: readable by the owner only from its
+    creation, never through a symbolic link."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(orjson.dumps(info, option=orjson.OPT_INDENT_2))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def _config(sandbox: Sandbox) -> uvicorn.Config:
@@ -114,6 +139,7 @@ def _config(sandbox: Sandbox) -> uvicorn.Config:
         log_level="warning",
         access_log=False,
         lifespan="off",
+        proxy_headers=False,  # the client address is the socket's peer (``/_sandbox/info`` trusts loopback)
     )
 
 

@@ -128,6 +128,18 @@ def single(
     return many
 
 
+_USERINFO_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/?#@\s]*):[^/?#\s]*@")
+_SECRET_PARAMETER = re.compile(
+    r"(?i)(?<![a-z0-9_])((?:ssl)?password|passwd|pwd|(?:client_)?secret|(?:access_|refresh_)?token)(\s*=\s*)"
+    r"('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^\s&;#'\"]+)"
+)
+
+
 def redact_url(url: str) -> str:
-    """``url`` without a password, for messages."""
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+    """``url`` (or any text holding URLs or keyword DSNs) with every password shown as ``***``.
+
+    Covers ``scheme://user:password@host``, ``?password=…`` (and ``sslpassword``, ``secret``, ``token``
+    parameters) and libpq keyword strings such as ``host=db password='a b'``.
+    """
+    text = _USERINFO_PASSWORD.sub(r"\1:***@", url)
+    return _SECRET_PARAMETER.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)

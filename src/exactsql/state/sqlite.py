@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+from exactsql.errors import StoreError
 from exactsql.state.base import StoreBase
 from exactsql.state.pool import ConnectionPool
-from exactsql.state.protocol import LockTimeout, check_new_values, lock_file_stem
+from exactsql.state.protocol import LockTimeout, check_new_values, lock_file_stem, redact_url
 
 T = TypeVar("T")
 
@@ -79,6 +80,13 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _store_error(exc: sqlite3.DatabaseError, url: str) -> StoreError:
+    """A failure of the database file in use (damaged, disk full, locked too long) as a StoreError."""
+    from exactsql.state import sqlite_hint
+
+    return StoreError(f"The state store {redact_url(url)} failed: {exc}.", sqlite_hint(exc))
+
+
 class SQLiteStore(StoreBase):
     """A ``StateStore`` in one SQLite file (many processes on one host; many threads)."""
 
@@ -95,15 +103,27 @@ class SQLiteStore(StoreBase):
         )
         with self._pool.connection() as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+            conn.execute("SELECT key, value FROM kv LIMIT 0")  # a table kv of another shape: not ours
 
     # -- the protocol
 
     def get(self, key: str) -> bytes | None:
-        with self._pool.connection() as conn:
-            row = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        try:
+            with self._pool.connection() as conn:
+                row = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise _store_error(exc, self.url) from None
         return None if row is None else bytes(row[0])
 
     def _update_many(
+        self, keys: list[str], fn: Callable[[list[bytes | None]], tuple[list[bytes | None], T]]
+    ) -> T:
+        try:
+            return self._update_many_in(keys, fn)
+        except sqlite3.DatabaseError as exc:
+            raise _store_error(exc, self.url) from None
+
+    def _update_many_in(
         self, keys: list[str], fn: Callable[[list[bytes | None]], tuple[list[bytes | None], T]]
     ) -> T:
         with self._pool.connection() as conn:
@@ -136,11 +156,17 @@ class SQLiteStore(StoreBase):
     @contextlib.contextmanager
     def lock(self, name: str, timeout: float = 30.0) -> Iterator[None]:
         self._pool.check_open()
-        _make_private_dirs(self.lock_dir)
         path = self.lock_dir / (lock_file_stem(name) + ".lock")
         # A fresh open file description per acquisition: flock locks conflict between descriptions, so
         # threads of one process exclude each other too. The file is never deleted (that would race).
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            _make_private_dirs(self.lock_dir)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        except OSError as exc:
+            raise StoreError(
+                f"The lock file {path} of the state store {redact_url(self.url)} cannot be opened: {exc.strerror or exc}.",
+                f"{self.lock_dir} must be a directory that this user can write: move away what is there.",
+            ) from None
         try:
             deadline = time.monotonic() + timeout
             pause = 0.001
