@@ -180,7 +180,8 @@ class _Token:
     literal: Literal | None = None
 
 
-_NUMBER = re.compile(r"\d+(\.\d+)?([eE][+-]?\d+)?([mMdDfFlL])?")
+_NUMBER = re.compile(r"\d+(\.\d+)?([eE][+-]?\d+)?([mMdDfFlL])?", re.ASCII)
+_DIGITS = frozenset("0123456789")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _GUID = re.compile(
     r"\{?([0-9a-fA-F]{8})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{12})\}?"
@@ -300,7 +301,7 @@ def _tokenize(text: str) -> list[_Token]:
             value, end = _read_quoted(text, i)
             tokens.append(_Token("literal", text[i:end], i, Literal(value, "string", i)))
             i = end
-        elif ch.isdigit() or (ch == "-" and i + 1 < n and text[i + 1].isdigit()):
+        elif ch in _DIGITS or (ch == "-" and i + 1 < n and text[i + 1] in _DIGITS):
             start = i + (ch == "-")
             m = _NUMBER.match(text, start)
             assert m is not None
