@@ -108,7 +108,7 @@ class Sandbox:
         self.world = datagen.World(self.seed, self.n_divisions, self.size, today)
         self.users = {u.user_id: u for u in self.world.users}
         self.users_by_name = {u.username.lower(): u for u in self.world.users}
-        self.tables: dict[str, Table] = {name: self.catalog.table(name) for name in datagen.ENTITIES}
+        self.tables: list[Table] = [self.catalog.table(name) for name in datagen.SERVED]
         self._divisions: dict[int, DivisionState] = {}
         self.stats = Stats()
         self._mutate_rng = np.random.default_rng(salt_for(self.seed, "mutate"))

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
 
+from exactsql.catalog import load_catalog
 from exactsql.sandbox import datagen_pools as P
 from exactsql.sandbox.datagen_base import (
     MS_PER_DAY,
@@ -42,6 +44,7 @@ from exactsql.sandbox.datagen_base import (
 )
 from exactsql.sandbox.datagen_books import Books, Masters
 from exactsql.sandbox.datagen_finance import Receivables, SalesInvoiceLines, SalesInvoices, TransactionLines
+from exactsql.sandbox.datagen_generic import GenericTable, Spec
 from exactsql.sandbox.datagen_master import (
     Accounts,
     Contacts,
@@ -54,10 +57,11 @@ from exactsql.sandbox.datagen_master import (
     phones,
     postcodes,
 )
+from exactsql.sandbox.datagen_reference import SPECS, Entries
 from exactsql.sandbox.datagen_users import Roles, UserRoles, UserRolesPerDivision, Users
 from exactsql.sandbox.values import NULL_DATE, guids_for, salt_for
 
-__all__ = ["ENTITIES", "SIZES", "Calendar", "DivisionData", "SandboxUser", "World"]
+__all__ = ["ENTITIES", "SERVED", "SIZES", "Calendar", "DivisionData", "SandboxUser", "World"]
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T", bound=Table)
@@ -80,6 +84,23 @@ ENTITIES: tuple[str, ...] = (
     "cashflow/Receivables",
     "project/Projects",
 )
+"""The entities with hand-made generators (where the books must add up); the others are generic."""
+
+NOT_PER_DIVISION = frozenset(
+    {
+        "current/Me",
+        "system/Users",
+        "system/Divisions",
+        "system/AllDivisions",
+        "system/GetMostRecentlyUsedDivisions",
+    }
+)
+SERVED: tuple[str, ...] = tuple(
+    t.full_name
+    for t in load_catalog().tables
+    if t.full_name not in NOT_PER_DIVISION and t.full_name != "sync/Deleted"
+)
+"""Every entity a division has rows of: all of the catalog but the world-wide ones and sync/Deleted."""
 
 
 @dataclass(frozen=True)
@@ -337,6 +358,9 @@ class DivisionData:
         self.created_day = self.cal.start_day - 1700 + pos * 30
         n = SIZES[world.size]
         self._tables: dict[str, Table] = {}
+        self._base: dict[str, int] = {}
+        self._served = frozenset(SERVED)
+        self.specs: dict[str, Callable[[DivisionData], Spec]] = dict(SPECS)
         self.gl = self._add(GLAccounts(self))
         self._add(GLClassifications(self))
         self.accounts = self._add(Accounts(self, max(50, n // 50)))
@@ -376,6 +400,7 @@ class DivisionData:
         self._add(SalesInvoiceLines(self, self.books))
         self._add(TransactionLines(self, self.books))
         self._add(Receivables(self, self.books))
+        self._add(Entries(self, self.books))
         logger.debug(
             "division %s (%s): %d transaction lines, %d invoices",
             code,
@@ -386,13 +411,36 @@ class DivisionData:
 
     def _add(self, table: _T) -> _T:
         self._tables[table.entity] = table
+        self._base[table.entity] = table.count()
         return table
 
     def _table(self, entity: str) -> Table:
         table = self._tables.get(entity)
         if table is None:
-            raise KeyError(f"the sandbox generates no {entity!r}; it generates {', '.join(ENTITIES)}")
+            if entity not in self._served:
+                raise KeyError(f"the sandbox generates no {entity!r}; see datagen.SERVED")
+            spec = self.specs.get(entity)
+            table = self._add(GenericTable(self, load_catalog().table(entity), spec(self) if spec else None))
         return table
+
+    def generic(self, entity: str) -> GenericTable | None:
+        """The generic generator of ``entity`` (built on first use), or None for a hand-made one."""
+        table = self._table(entity)
+        return table if isinstance(table, GenericTable) else None
+
+    def base_count(self, entity: str) -> int:
+        """The rows ``entity`` had before any insert: foreign keys pick among these, so they never move."""
+        self._table(entity)
+        return self._base[entity]
+
+    def anchor(self, entity: str, idx: np.ndarray) -> np.ndarray:
+        """The day rows ``idx`` of ``entity`` are about (their creation day for hand-made ones)."""
+        table = self._table(entity)
+        if isinstance(table, GenericTable):
+            return table.anchor(idx)
+        if "Created" in table.cols:
+            return self.lookup(entity, "Created", idx).astype(np.int64) // MS_PER_DAY
+        return np.full(len(idx), self.cal.start_day, dtype=np.int64)
 
     def rng_salt(self, *parts: object) -> int:
         """A seed for ``np.random.default_rng`` of this division."""
@@ -419,12 +467,23 @@ class DivisionData:
         """The key column: ``ID``, ``InvoiceID`` for SalesInvoices, ``UserID`` for users/Users."""
         return self._table(entity).key
 
+    def entities(self) -> tuple[str, ...]:
+        """Every entity this division has rows of."""
+        return SERVED
+
     def key_salt(self, entity: str) -> int:
         """The salt of the guids of ``entity``'s keys: ``index_of(key_salt(entity), guid)`` is the row index.
 
         users/Users uses the world's user salt (a user has one UserID in all divisions), and
         users/UserRolesPerDivision shares the keys of users/UserRoles (they are the same rows).
         """
+        table = self._tables.get(entity)
+        if table is None and entity in self._served:
+            table = self._table(entity)
+        return table.salt if table is not None else self.base_salt(entity)
+
+    def base_salt(self, entity: str) -> int:
+        """The salt of ``entity``'s guids before any table exists (see :meth:`key_salt`)."""
         if entity == "users/Users":
             return self.world.user_salt
         if entity == "users/UserRolesPerDivision":

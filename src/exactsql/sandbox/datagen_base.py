@@ -194,7 +194,7 @@ class Table:
 
     def __init__(self, div: DivisionData) -> None:
         self.div = div
-        self.salt = div.key_salt(self.entity)
+        self.salt = div.base_salt(self.entity)
         self.n = 0
         self.cols: dict[str, Column] = {"ID": self.ids} if self.key == "ID" else {}
         self._salts: dict[str, int] = {}

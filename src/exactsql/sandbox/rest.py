@@ -163,7 +163,11 @@ def _dispatch(sb: Sandbox, request: Request, token: AccessToken, parsed: ApiPath
         return odata_error(404, f"Resource not found for the segment '{base.rsplit('/', 1)[-1]}'.")
     table, path = found
     source: RowSource | None
-    if table.full_name.lower() in ("system/divisions", "system/alldivisions"):
+    if table.full_name.lower() in (
+        "system/divisions",
+        "system/alldivisions",
+        "system/getmostrecentlyuseddivisions",
+    ):
         cols = sb.world.divisions_table()
         if table.name == "Divisions":
             keep = np.isin(cols["Code"].astype(np.int64), np.array(chain.divisions, dtype=np.int64))
@@ -203,6 +207,8 @@ def _me(sb: Sandbox, request: Request, user_id: str, divisions: tuple[int, ...])
         "IsClientUser": False,
         "IsMyFirmPortalUser": False,
     }
+    for column in sb.catalog.table("current/Me").columns:
+        row.setdefault(column.name, None)
     select = request.params().get("$select")
     if select:
         names = odata.parse_select(select, [k for k in row if k != "__metadata"])
@@ -309,7 +315,7 @@ def _uri_maker(request: Request, path: AccessPath, source: RowSource, division: 
         if division is not None
         else f"{request.base_url}/api/v1/{path.endpoint}"
     )
-    key_name = path.key or source.key_name
+    key_name = _key_name(path, source)
     key_column = path.column(key_name)
     edm = key_column.edm if key_column else "Edm.Guid"
 
@@ -322,6 +328,11 @@ def _uri_maker(request: Request, path: AccessPath, source: RowSource, division: 
         return [f"{prefix}({k})" for k in keys]
 
     return make
+
+
+def _key_name(path: AccessPath, source: RowSource) -> str:
+    """The key column of a path: the catalog's when it is one column, else the row source's."""
+    return path.key if isinstance(path.key, str) else source.key_name
 
 
 def _next_url(request: Request, params: dict[str, str], token: str, opts: QueryOptions, served: int) -> str:
@@ -351,7 +362,7 @@ def _by_key(
     if lookup is not None:
         idx = lookup(key)
     if idx is None:
-        keys = source.column(path.key or source.key_name)
+        keys = source.column(_key_name(path, source))
         hits = np.flatnonzero(keys.astype(str) == key)
         idx = int(hits[0]) if len(hits) else None
     if idx is None or not source.alive_mask()[idx]:

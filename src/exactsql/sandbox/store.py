@@ -6,22 +6,51 @@ from typing import Protocol
 
 import numpy as np
 
-from exactsql.catalog import Table
+from exactsql.catalog import Table, load_catalog
 from exactsql.sandbox.values import NULL_DATE, guids_for, index_of, salt_for
 
-# EntityType codes of sync/Deleted (API.md §5.4) for the entities the sandbox serves.
-DELETED_ENTITY_TYPES = {
-    "financialtransaction/TransactionLines": 1,
-    "crm/Accounts": 2,
-    "crm/Contacts": 5,
-    "financial/GLAccounts": 7,
-    "logistics/Items": 9,
-    "salesinvoice/SalesInvoices": 13,
-    "financial/GLClassifications": 18,
-    "project/Projects": 21,
-}
+# EntityType codes of sync/Deleted (API.md §5.4), by the name of the sync endpoint of the entity.
+_DELETED_CODES = {
+    "TransactionLines": 1, "Accounts": 2, "Addresses": 3, "DocumentAttachments": 4, "Contacts": 5,
+    "Documents": 6, "GLAccounts": 7, "SalesItemPrices": 8, "Items": 9, "PaymentTerms": 10,
+    "SalesInvoices": 13, "TimeCostTransactions": 14, "StockPositions": 15, "GoodsDeliveries": 16,
+    "GoodsDeliveryLines": 17, "GLClassifications": 18, "ItemWarehouses": 19,
+    "StorageLocationStockPositions": 20, "Projects": 21, "PurchaseOrders": 22, "Subscriptions": 23,
+    "SubscriptionLines": 24, "ProjectWBS": 25, "ProjectPlanning": 26, "LeaveAbsenceHoursByDay": 27,
+    "SerialBatchNumbers": 28, "StockSerialBatchNumbers": 29, "SalesOrderHeaders": 32, "SalesOrderLines": 33,
+    "QuotationHeaders": 34, "QuotationLines": 35, "ShopOrders": 36, "ShopOrderMaterialPlans": 37,
+    "ShopOrderRoutingStepPlans": 38, "Schedules": 39, "ScheduleEntries": 40, "ItemStorageLocations": 41,
+    "Employees": 42, "Employments": 43, "EmploymentContracts": 44, "EmploymentOrganizations": 45,
+    "EmploymentCLAs": 46, "EmploymentSalaries": 47, "BankAccounts": 48, "EmploymentTaxAuthoritiesGeneral": 49,
+    "ShopOrderPurchasePlanning": 50, "ShopOrderSubOrders": 51, "BillOfMaterialMaterials": 54,
+    "BillOfMaterialVersions": 55, "LeaveRegistrations": 56, "LeaveBuildUpRegistrations": 57,
+    "AbsenceRegistrationTransactions": 58, "AbsenceRegistrations": 59,
+}  # fmt: skip
 
 TIMESTAMP_BASE = 13_000_000_000
+TIMESTAMP_STRIDE = 1 << 22
+"""Each entity's generated rows take Timestamps from a range of their own (the entity's place in the
+catalog × this stride), so they do not depend on which entities were built first; changes take fresh
+ones from a counter above all ranges."""
+
+
+def _deleted_types() -> dict[str, int]:
+    out = {}
+    for table in load_catalog().tables:
+        path = table.path("sync")
+        code = _DELETED_CODES.get(path.endpoint.rsplit("/", 1)[-1]) if path is not None else None
+        if code is not None:
+            out[table.full_name] = code
+    return out
+
+
+DELETED_ENTITY_TYPES: dict[str, int] = _deleted_types()
+"""EntityType codes of sync/Deleted by entity, for the entities with a sync endpoint."""
+
+
+def deleted_entity_type(table: Table) -> int:
+    """The EntityType of sync/Deleted records of ``table`` (0 for an entity without a sync endpoint)."""
+    return DELETED_ENTITY_TYPES.get(table.full_name, 0)
 
 
 def null_array(edm: str, n: int) -> np.ndarray:
@@ -118,9 +147,15 @@ class StaticRows:
 
 
 class EntityRows:
-    """The rows of one entity in one division: pure generated values overlaid with changes."""
+    """The rows of one entity in one division: pure generated values overlaid with changes.
 
-    def __init__(self, data: Books, table: Table, division: int, rowversion: RowVersion) -> None:
+    Args:
+        first_timestamp: the Timestamp of generated row 0 (row ``i`` has ``first_timestamp + i``).
+    """
+
+    def __init__(
+        self, data: Books, table: Table, division: int, rowversion: RowVersion, first_timestamp: int
+    ) -> None:
         self.data = data
         self.table = table
         self.entity = table.full_name
@@ -132,9 +167,10 @@ class EntityRows:
         n = data.count(self.entity)
         self._n = n
         self.alive = np.ones(n, dtype=bool)
-        self.timestamps = rowversion.take(n)
+        self.timestamps = np.arange(first_timestamp, first_timestamp + n, dtype=np.int64)
         self._full: dict[str, np.ndarray] = {}
         self._order: tuple[np.ndarray, np.ndarray] | None = None
+        self._reversible: bool | None = None
 
     @property
     def n(self) -> int:
@@ -229,11 +265,15 @@ class EntityRows:
         return idx
 
     def index_of_key(self, key: str) -> int | None:
-        """The row index of a key value (a guid made by the generator), or None."""
-        i = index_of(self.key_salt, key)
-        if i is None or not 0 <= i < self._n:
-            return None
-        return i
+        """The row index of a key value, or None: reversed for generated guids, else looked up."""
+        if self._reversible is None:
+            first = self.take(self.key_name, np.zeros(1, np.int64)) if self._n else None
+            self._reversible = first is not None and index_of(self.key_salt, str(first[0])) == 0
+        if self._reversible:
+            i = index_of(self.key_salt, key)
+            return i if i is not None and 0 <= i < self._n else None
+        hits = np.flatnonzero(self.column(self.key_name).astype(str) == key)
+        return int(hits[0]) if len(hits) else None
 
 
 class DeletedLog:
@@ -286,20 +326,34 @@ class DeletedLog:
 
 
 class DivisionState:
-    """Everything the sandbox holds for one division."""
+    """Everything the sandbox holds for one division; an entity's rows are built on first use.
 
-    def __init__(self, data: Books, code: int, tables: dict[str, Table], seed: int) -> None:
+    Args:
+        tables: the entities the division has rows of, in a fixed order (their Timestamp ranges).
+    """
+
+    def __init__(self, data: Books, code: int, tables: list[Table], seed: int) -> None:
         self.code = code
         self.data = data
-        self.rowversion = RowVersion(TIMESTAMP_BASE + (code % 1000) * 1_000_000)
-        self.entities: dict[str, EntityRows] = {}
-        for name, table in tables.items():
-            self.entities[name.lower()] = EntityRows(data, table, code, self.rowversion)
+        base = TIMESTAMP_BASE + (code % 1000) * 1_000_000
+        self._tables = {t.full_name.lower(): (t, base + k * TIMESTAMP_STRIDE) for k, t in enumerate(tables)}
+        self.rowversion = RowVersion(base + len(tables) * TIMESTAMP_STRIDE)
+        self._built: dict[str, EntityRows] = {}
         self.deleted = DeletedLog(code, self.rowversion, salt_for(seed, code, "sync/Deleted"))
 
     def rows(self, entity: str) -> EntityRows | None:
-        """The rows of an entity by its logical name, case-insensitive."""
-        return self.entities.get(entity.lower())
+        """The rows of an entity by its logical name, case-insensitive; None for an unknown entity."""
+        name = entity.lower()
+        rows = self._built.get(name)
+        if rows is None and name in self._tables:
+            table, first = self._tables[name]
+            rows = self._built[name] = EntityRows(self.data, table, self.code, self.rowversion, first)
+        return rows
+
+    @property
+    def entities(self) -> list[str]:
+        """The entities of the division (lower case)."""
+        return list(self._tables)
 
     def mutate(
         self,
@@ -317,8 +371,8 @@ class DivisionState:
             raise KeyError(entity)
         done = {"inserted": 0, "updated": 0, "deleted": 0}
         if inserts:
-            self.data.extend(rows.entity, inserts)
-            grown = {name: other.grow(now_ms) for name, other in self.entities.items()}
+            self.data.extend(rows.entity, inserts)  # may add rows to related entities too
+            grown = {name: other.grow(now_ms) for name, other in self._built.items()}
             done["inserted"] = len(grown[rows.entity.lower()])
         alive = np.flatnonzero(rows.alive)
         if updates and len(alive):
@@ -330,7 +384,6 @@ class DivisionState:
             pick = np.sort(rng.choice(alive, size=min(deletes, len(alive)), replace=False))
             gone = rows.delete(pick)
             keys = [str(k) for k in rows.take(rows.key_name, gone).tolist()]
-            entity_type = DELETED_ENTITY_TYPES.get(rows.entity, 0)
-            self.deleted.append(entity_type, keys, deleted_by, now_ms)
+            self.deleted.append(deleted_entity_type(rows.table), keys, deleted_by, now_ms)
             done["deleted"] = len(gone)
         return done
