@@ -370,6 +370,8 @@ def outage_scenario(
                 back = time.time()
 
                 def settled(before: Any = before, back: float = back) -> bool:
+                    if marker.exists() and marker.read_text().strip():
+                        marker.unlink()  # a refresh while recovering (the pair expired meanwhile) goes on
                     chain = _quietly(cluster.chain)
                     if chain is not None and chain.broken:
                         return True
@@ -415,6 +417,7 @@ def outage_scenario(
         "stop_seconds": round(stop_seconds, 1),
         "killed_at_stop": sum(1 for s in summaries if "crashed" in s),
         "worker_errors": merge_errors(summaries),
+        "worker_error_samples": error_samples(summaries),
     }
 
 
@@ -434,6 +437,8 @@ def _print_outage(r: dict) -> None:
         f"workers stopped on SIGTERM in {r['stop_seconds']} s, none hung ({r['killed_at_stop']} killed)"
     )
     print(f"    worker exceptions during the outages {r['worker_errors'] or 'none'}")
+    for kind, message in r["worker_error_samples"].items():
+        print(f"      {kind}: {message}")
 
 
 # ------------------------------------------------------------------------------------------------------

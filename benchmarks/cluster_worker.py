@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import faulthandler
 import json
 import os
 import signal
@@ -209,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         raise Stop
 
     signal.signal(signal.SIGTERM, on_term)
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 PID` prints every thread's stack to stderr
     worker = Worker(args)
     client = None
     try:

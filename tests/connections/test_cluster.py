@@ -16,6 +16,7 @@ from benchmarks.cluster_tokens import (
     POINTS,
     error_scenario,
     kill_scenario,
+    outage_scenario,
     rate_scenario,
     token_scenario,
 )
@@ -73,6 +74,18 @@ def test_kill_at_the_refresh_failpoints(tmp_path: Path) -> None:
         assert t.expired_401 == 0, t
     assert series.relogins == series.count("token_response_received")
     assert set(series.survivor_errors) <= {"ChainBrokenError"}, series.survivor_errors
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "redis"])
+def test_a_store_killed_at_the_token_answer_loses_nothing(backend: str, tmp_path: Path) -> None:
+    """The store dies the moment Exact has rotated the chain and comes back 4 s later: the new pair was kept
+    (memory, rescue file) and stored, every process calls again, none hangs."""
+    r = outage_scenario(backend, tmp_path / "run", processes=3, downs=(4,), time_scale=TIME_SCALE)
+    assert [t["outcome"] for t in r["trials"]] == ["survived"], r
+    assert r["chain_broken"] is None, r
+    assert r["old_refresh_token"] == 0, r
+    assert r["killed_at_stop"] == 0, r
+    assert r["trials"][0]["recovered"] < 15, r
 
 
 def test_four_processes_fill_the_minute_windows(tmp_path: Path) -> None:

@@ -314,7 +314,7 @@ class TokenBroker:
             if not force and self.clock.now() < chain.expires_at:
                 return chain  # the current token stays valid for now; nobody asks again before the hold ends
             raise exc.hold.error() from None
-        self._persist(chain, new)
+        new = self._persist(chain, new)
         failpoint("token_stored")
         self._settle(ticket, 200)
         self._cached = new
@@ -354,6 +354,8 @@ class TokenBroker:
                 current = TokenChain.from_bytes(raw, self.box) if raw else None
             except ValueError:
                 current = None
+            if current is not None and current.refresh_token == new.refresh_token:
+                return raw, True  # stored already (from this machine's rescue file, by another process)
             if current is None or current.refresh_token != old.refresh_token:
                 return raw, False
             if current.version != old.version and not current.broken:
@@ -367,12 +369,13 @@ class TokenBroker:
                 "Check that every process uses the same state store.",
             )
 
-    def _persist(self, old: TokenChain, new: TokenChain) -> None:
+    def _persist(self, old: TokenChain, new: TokenChain) -> TokenChain:
         """Stores the new pair before anything else can fail: while the store is down it is held in memory
-        and in an encrypted rescue file, and the store write is retried until it is back."""
+        and in an encrypted rescue file, and the store write is retried until it is back. Returns the pair to
+        use: the new one, or a newer one that another process stored from the rescue file meanwhile."""
         try:
             self._store(old, new)
-            return
+            return new
         except ExactSQLError:
             raise
         except Exception as exc:
@@ -392,7 +395,13 @@ class TokenBroker:
             try:
                 self._store(old, new)
             except ExactSQLError:
-                raise
+                current = self.read()
+                if current is None or current.broken or current.version <= new.version:
+                    raise
+                if self.rescue is not None:
+                    self.rescue.remove()
+                log.warning("the store is back; another process had stored this pair and refreshed since")
+                return current
             except Exception as exc:
                 if time.monotonic() < deadline:
                     continue
@@ -408,7 +417,7 @@ class TokenBroker:
             if self.rescue is not None:
                 self.rescue.remove()
             log.warning("the new token pair is stored; the store is back")
-            return
+            return new
 
     def _recover_rescued(self) -> None:
         """Stores a pair that an earlier process on this machine could not store (the store was down)."""
