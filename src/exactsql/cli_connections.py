@@ -239,6 +239,9 @@ def status(
     if chain is None:
         console.print(f"No token chain: run `exactsql login {name}`.")
         return
+    if "corrupt" in chain:
+        console.print(f"[red]token chain corrupt[/]: {chain['corrupt']}")
+        return
     state = "[red]BROKEN: " + chain["broken"] + "[/]" if chain["broken"] else "[green]healthy[/]"
     console.print(f"token chain v{chain['version']}: {state}")
     console.print(
@@ -254,12 +257,20 @@ def status(
             table.add_row(
                 division,
                 str(w["minute_remaining"]),
-                str(w["minute_resets"]),
+                str(w["minute_resets"] or "not known yet"),
                 str(w["day_remaining"]),
-                str(w["day_resets"]),
+                str(w["day_resets"] or "not known yet"),
             )
         console.print(table)
     for budget in info["error_budgets"]:
         console.print(
             f"error budget: {budget['endpoint']} in {budget['division']}: {budget['errors']} of {budget['reserve']} (Exact blocks at {budget['limit']})"
         )
+    for block in info.get("blocked_by_exact", []):
+        console.print(
+            f"[red]blocked by Exact[/]: {block['endpoint']} in {block['division']} until {block['until']} "
+            "(calls to it are refused here until then)"
+        )
+    hold = info.get("refresh_hold")
+    if hold:
+        console.print(f"[yellow]no token refresh until {hold['until']}[/]: {hold['reason']}")

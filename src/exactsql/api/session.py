@@ -236,9 +236,13 @@ class Session:
             out["chain"] = None
             return out
         now = self.clock.now()
-        chain = self.broker.read()
+        try:
+            chain = self.broker.read()
+        except ChainBrokenError as exc:  # a corrupt value: said, and the rest still shown
+            chain = None
+            out["chain"] = {"corrupt": f"{exc.message} {exc.hint}"}
         if chain is None:
-            out["chain"] = None
+            out.setdefault("chain", None)
         else:
             idle_left = (chain.refresh_expires_at - now) / 86400 * (600 / chain.lifetime)
             out["chain"] = {
