@@ -81,7 +81,7 @@ def check_not_own_file(to: str, config: Config) -> None:
     for what, path in own.items():
         if path and target == _real(path):
             raise ConfigError(
-                f"--to {to} is {what} of exactsql ({path}): replicating into it would destroy it.",
+                f"--to {redact_url(to)} is {what} of exactsql ({path}): replicating into it would destroy it.",
                 "Give the replica a file of its own, e.g. --to sqlite:///books.db.",
             )
 

@@ -194,4 +194,4 @@ class SQLiteStore(StoreBase):
         self._pool.close()
 
     def __repr__(self) -> str:
-        return f"SQLiteStore({self.url!r})"
+        return f"SQLiteStore({redact_url(self.url)!r})"
