@@ -57,7 +57,8 @@ from exactsql.sandbox.datagen_master import (
     phones,
     postcodes,
 )
-from exactsql.sandbox.datagen_reference import SPECS, Entries
+from exactsql.sandbox.datagen_reference import REFERENCE, Entries
+from exactsql.sandbox.datagen_reports import REPORTS
 from exactsql.sandbox.datagen_users import Roles, UserRoles, UserRolesPerDivision, Users
 from exactsql.sandbox.values import NULL_DATE, guids_for, salt_for
 
@@ -360,7 +361,7 @@ class DivisionData:
         self._tables: dict[str, Table] = {}
         self._base: dict[str, int] = {}
         self._served = frozenset(SERVED)
-        self.specs: dict[str, Callable[[DivisionData], Spec]] = dict(SPECS)
+        self.specs: dict[str, Callable[[DivisionData], Spec]] = {**REFERENCE, **REPORTS}
         self.gl = self._add(GLAccounts(self))
         self._add(GLClassifications(self))
         self.accounts = self._add(Accounts(self, max(50, n // 50)))

@@ -22,7 +22,10 @@ if TYPE_CHECKING:
     from exactsql.sandbox.datagen import DivisionData
 
 _JOURNALS = sorted(P.JOURNALS)
-_JOURNAL_TYPES = {10: 10, 20: 12, 60: 22, 70: 20, 90: 90}  # Exact's journal types: cash, bank, purchase …
+JOURNAL_TYPES = {10: 10, 20: 12, 60: 22, 70: 20, 90: 90}
+"""Exact's journal type of each journal of the books: cash, bank, purchase, sales, general."""
+JOURNAL_ROW = {j: k for k, j in enumerate(_JOURNALS)}
+"""The row of financial/Journals of each journal of the books."""
 _UNITS = sorted({(p[1], p[2]) for _, products in P.PROFILES for p in products})
 _CURRENCIES = (
     ("EUR", "Euro"),
@@ -50,7 +53,7 @@ def journals(div: DivisionData) -> Spec:
         cols={
             "Code": _fixed([P.JOURNALS[j][0] for j in _JOURNALS]),
             "Description": _fixed([P.JOURNALS[j][1] for j in _JOURNALS]),
-            "Type": lambda i: np.array([_JOURNAL_TYPES[j] for j in _JOURNALS])[
+            "Type": lambda i: np.array([JOURNAL_TYPES[j] for j in _JOURNALS])[
                 np.minimum(i, len(_JOURNALS) - 1)
             ],
             "Currency": lambda i: const("EUR", len(i)),
@@ -170,7 +173,7 @@ class Entries(Table):
         return self.books.n_entries
 
 
-SPECS: dict[str, Callable[[DivisionData], Spec]] = {
+REFERENCE: dict[str, Callable[[DivisionData], Spec]] = {
     "financial/Journals": journals,
     "vat/VATCodes": vat_codes,
     "cashflow/PaymentConditions": payment_conditions,
