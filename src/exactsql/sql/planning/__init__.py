@@ -1,0 +1,1 @@
+"""The planner's steps, one module each (see exactsql.sql.planner and docs/design/planner.md)."""
