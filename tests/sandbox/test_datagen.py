@@ -131,38 +131,42 @@ def test_subset_equals_full(world: World) -> None:
         d.values(TL, "NoSuchColumn", np.array([0]))
 
 
+def assert_typed(values: np.ndarray, edm: str, where: object) -> None:
+    """Column values follow the conventions of ``values.py`` for ``edm``."""
+    if edm == "Edm.String":
+        assert values.dtype == object and all(x is None or isinstance(x, str) for x in values.tolist()), where
+    elif edm == "Edm.Guid":
+        ok = all(
+            x is None or (isinstance(x, str) and len(x) == 36 and x == x.lower()) for x in values.tolist()
+        )
+        assert values.dtype == object and ok, where
+    elif edm in ("Edm.Int16", "Edm.Int32", "Edm.Int64", "Edm.Byte"):
+        ok = values.dtype == np.int64 or (
+            values.dtype == object and all(x is None or type(x) is int for x in values)
+        )
+        assert ok, (where, values.dtype)
+    elif edm == "Edm.Double":
+        assert values.dtype == np.float64, where
+    elif edm == "Edm.Boolean":
+        assert values.dtype == bool, where
+    elif edm == "Edm.DateTime":
+        assert values.dtype == np.int64, where
+    else:
+        pytest.fail(f"{where} has unexpected type {edm}")
+
+
 def test_columns_and_types_match_catalog(world: World) -> None:
     from exactsql.catalog import load_catalog
 
     catalog = load_catalog()  # the packaged catalog, built from the reference one
     fields = {t.full_name: {c.name: c.edm for c in t.paths[0].columns} for t in catalog.tables}
     d = world.division(world.division_codes[0])
-    checks = {
-        "Edm.String": lambda v: v is None or isinstance(v, str),
-        "Edm.Guid": lambda v: v is None or (isinstance(v, str) and len(v) == 36 and v == v.lower()),
-    }
     for entity in ENTITIES:
         types = fields[entity]
         for name in d.columns(entity):
             assert name in types, (entity, name)
             assert name not in ("Division", "Timestamp")
-            v = col(d, entity, name)
-            edm = types[name]
-            if edm in checks:
-                assert v.dtype == object and all(checks[edm](x) for x in v.tolist()), (entity, name)
-            elif edm in ("Edm.Int16", "Edm.Int32", "Edm.Int64", "Edm.Byte"):
-                ok = v.dtype == np.int64 or (
-                    v.dtype == object and all(x is None or type(x) is int for x in v)
-                )
-                assert ok, (entity, name, v.dtype)
-            elif edm == "Edm.Double":
-                assert v.dtype == np.float64, (entity, name)
-            elif edm == "Edm.Boolean":
-                assert v.dtype == bool, (entity, name)
-            elif edm == "Edm.DateTime":
-                assert v.dtype == np.int64, (entity, name)
-            else:
-                pytest.fail(f"{entity}.{name} has unexpected type {edm}")
+            assert_typed(col(d, entity, name), types[name], (entity, name))
     for table in (world.system_users(), world.divisions_table()):
         assert all(len(v) == len(next(iter(table.values()))) for v in table.values())
     assert set(world.divisions_table()) <= set(fields["system/Divisions"])

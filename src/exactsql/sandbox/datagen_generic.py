@@ -27,7 +27,6 @@ from exactsql.sandbox import datagen_pools as P
 from exactsql.sandbox.datagen_base import (
     Column,
     Table,
-    fk,
     nulls,
     pool,
     rint,
@@ -175,6 +174,12 @@ class GenericTable(Table):
                 fn = make_column(self, name, column.edm)
             if fn is not None:
                 self.cols[name] = fn
+        if self.key == "Division":  # one row per division (settings)
+            self.cols[self.key] = lambda i: np.full(len(i), self.div.code, dtype=np.int64)
+        for name in ("Notes", "Remarks", "Note"):  # always null, but changes may fill them
+            notes = self.catalog.column(name)
+            if name not in self.cols and notes is not None and notes.edm == "Edm.String":
+                self.cols[name] = lambda i: nulls(len(i))
         if self.key not in self.cols:
             self.cols[self.key] = self.ids
         self.audit(self.anchor)
@@ -310,11 +315,13 @@ class GenericTable(Table):
         return companion
 
     def _target_keys(self, target: str, idx: np.ndarray) -> np.ndarray:
+        """The guids that name rows ``idx`` of ``target``: its key, or its ``ID`` when the key is not a guid."""
+        key: str | None = self.div.key_name(target)
         table = links().table(target)
-        column = table.column(self.div.key_name(target)) if table is not None else None
-        if column is None or column.edm == "Edm.Guid":
-            return fk(self.div.key_salt(target), idx)
-        return self.div.lookup(target, "ID", idx) if "ID" in self.div.columns(target) else nulls(len(idx))
+        column = table.column(key) if table is not None and key else None
+        if column is not None and column.edm != "Edm.Guid":
+            key = "ID" if "ID" in self.div.columns(target) else None
+        return self.div.lookup(target, key, idx) if key else nulls(len(idx))
 
     # ---------------------------------------------------------------- values shared by columns
 

@@ -292,8 +292,9 @@ class Links:
         names = {c.name for c in table.columns}
         skip = {"Division", "Timestamp"}
         header = self.header_of(table)
+        own_key = table.key if not table.schema.startswith("read_") else None  # functions: keyed by a link
         for column in table.columns:
-            if column.name in skip or (column.name == table.key and column.edm != "Edm.Guid"):
+            if column.name in skip or column.name == own_key:
                 continue
             found = self.target(table, column.name, column.edm)
             if header is not None and header[0] == column.name:

@@ -33,9 +33,10 @@ def _at(values: np.ndarray) -> Column:
 
 
 def _same(value: object) -> Column:
-    """The same value in every row (an int64 column for an int)."""
-    if isinstance(value, int):
-        return lambda i: np.full(len(i), value, dtype=np.int64)
+    """The same value in every row (int64 and float64 columns for numbers)."""
+    if isinstance(value, int | float):
+        dtype = np.int64 if isinstance(value, int) else np.float64
+        return lambda i: np.full(len(i), value, dtype=dtype)
     return lambda i: const(value, len(i))
 
 

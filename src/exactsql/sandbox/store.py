@@ -355,6 +355,11 @@ class DivisionState:
         """The entities of the division (lower case)."""
         return list(self._tables)
 
+    @property
+    def built(self) -> list[str]:
+        """The entities whose rows have been asked for (lower case)."""
+        return list(self._built)
+
     def mutate(
         self,
         entity: str,
