@@ -318,14 +318,9 @@ def open_session(name: str, config: Config | None = None) -> Session:
             f"Connection {name!r} is the built-in in-process sandbox.",
             "Open it with exactsql.connect.open_session.",
         )
+    store = open_store(config.state_url())  # errors say what is wrong with the URL or the store
     try:
-        store = open_store(config.state_url())
-    except ValueError as exc:
-        raise ConfigError(
-            str(exc), "Set EXACTSQL_STATE or `state` in the config file to a supported URL."
-        ) from None
-    box = secret_box(config_home())
-    try:
+        box = secret_box(config_home())
         credentials.check_key(store, box, connection)
     except BaseException:
         store.close()
