@@ -74,3 +74,31 @@ def test_a_bare_array_page_is_read_too() -> None:
     columns = [Column("Code", "Edm.Int32")]
     table = page_to_arrow(orjson.dumps({"d": [{"Code": 1}, {"Code": 2}]}), columns)
     assert table.column("Code").to_pylist() == [1, 2]
+
+
+def test_int64_as_exact_sends_them_strings_or_numbers_and_escaped_slashes() -> None:
+    """Exact writes Edm.Int64 as JSON strings (OData v2) and escapes '/' in dates; both read exactly, and a
+    page that sends numbers instead reads the same."""
+    columns = [
+        Column("Timestamp", "Edm.Int64"),
+        Column("AmountDC", "Edm.Double"),
+        Column("Date", "Edm.DateTime"),
+    ]
+    rows = [
+        {"Timestamp": "9007199254740993", "AmountDC": 100, "Date": "/Date(1700000000000)/"},
+        {"Timestamp": "7", "AmountDC": -0.5, "Date": None},
+    ]
+    as_text = (
+        b'{"d":{"results":[' + b",".join(orjson.dumps(r).replace(b"/", b"\\/") for r in rows) + b"]}}"
+    )
+    as_numbers = orjson.dumps(
+        {"d": {"results": [{**r, "Timestamp": int(str(r["Timestamp"]))} for r in rows]}}
+    )
+    expected = [
+        {"Timestamp": 9007199254740993, "AmountDC": 100.0, "Date": dt.datetime(2023, 11, 14, 22, 13, 20)},
+        {"Timestamp": 7, "AmountDC": -0.5, "Date": None},
+    ]
+    for body in (as_text, as_numbers, as_text):
+        table = page_to_arrow(body, columns)
+        assert table.schema.field("Timestamp").type == pa.int64()
+        assert table.to_pylist() == expected

@@ -1,8 +1,10 @@
 """Exact's JSON pages → typed Arrow tables, by the Edm types of the catalog.
 
 The fast path hands the whole page to pyarrow's C++ JSON reader with an explicit schema and parses
-``/Date(ms)/`` values in bulk; pages it cannot type (say, numbers sent as strings) take a tolerant
-Python path. Dates become naive timestamps holding Exact's CET/CEST wall-clock time.
+``/Date(ms)/`` values in bulk. ``Edm.Int64`` values arrive as JSON strings from Exact (OData v2's JSON
+format, e.g. ``"Timestamp": "7261423"``): they are read as text and cast in bulk, and a page that sends them
+as numbers is read that way instead. Pages it still cannot type take a tolerant Python path. Dates become
+naive timestamps holding Exact's CET/CEST wall-clock time.
 """
 
 from __future__ import annotations
@@ -46,12 +48,17 @@ def schema_for(columns: Sequence[Column]) -> pa.Schema:
     return pa.schema([pa.field(c.name, arrow_type(c.edm)) for c in columns])
 
 
-def _read_schema(columns: Sequence[Column]) -> pa.Schema:
+def _read_schema(columns: Sequence[Column], int64_text: bool) -> pa.Schema:
     fields = []
     for c in columns:
         t = arrow_type(c.edm)
-        fields.append(pa.field(c.name, pa.string() if c.edm == "Edm.DateTime" or t == pa.binary() else t))
+        as_text = c.edm == "Edm.DateTime" or t == pa.binary() or (int64_text and c.edm == "Edm.Int64")
+        fields.append(pa.field(c.name, pa.string() if as_text else t))
     return pa.schema([pa.field("d", pa.struct([pa.field("results", pa.list_(pa.struct(fields)))]))])
+
+
+#: How the last page sent its Int64 values (text first: Exact's way); a page of the other kind is read again.
+_int64_text = [True]
 
 
 def _dates(values: pa.Array) -> pa.Array:
@@ -63,27 +70,39 @@ def _dates(values: pa.Array) -> pa.Array:
         return pc.cast(pc.cast(digits, pa.int64()), pa.timestamp("ms"))
 
 
+def _read_page(body: bytes, columns: Sequence[Column], int64_text: bool) -> pa.Table:
+    options = pajson.ParseOptions(
+        explicit_schema=_read_schema(columns, int64_text), unexpected_field_behavior="ignore"
+    )
+    whole = pajson.ReadOptions(block_size=len(body) + 1, use_threads=False)  # one page is one JSON object
+    read = pajson.read_json(io.BytesIO(body), parse_options=options, read_options=whole)
+    results = read.column("d").combine_chunks().field("results").flatten()
+    arrays = []
+    for c in columns:
+        values = results.field(c.name)
+        if c.edm == "Edm.DateTime":
+            values = _dates(values)
+        elif c.edm == "Edm.Binary":
+            values = pa.nulls(len(values), pa.binary())
+        elif c.edm == "Edm.Int64" and int64_text:
+            values = pc.cast(values, pa.int64())
+        arrays.append(values)
+    return pa.Table.from_arrays(arrays, schema=schema_for(columns))
+
+
 def page_to_arrow(body: bytes, columns: Sequence[Column]) -> pa.Table:
     """One page (``{"d": {"results": [...]}}``) as an Arrow table with ``columns``."""
-    try:
-        options = pajson.ParseOptions(
-            explicit_schema=_read_schema(columns), unexpected_field_behavior="ignore"
-        )
-        whole = pajson.ReadOptions(block_size=len(body) + 1, use_threads=False)  # one page is one JSON object
-        read = pajson.read_json(io.BytesIO(body), parse_options=options, read_options=whole)
-        results = read.column("d").combine_chunks().field("results").flatten()
-        arrays = []
-        for c in columns:
-            values = results.field(c.name)
-            if c.edm == "Edm.DateTime":
-                values = _dates(values)
-            elif c.edm == "Edm.Binary":
-                values = pa.nulls(len(values), pa.binary())
-            arrays.append(values)
-        return pa.Table.from_arrays(arrays, schema=schema_for(columns))
-    except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError):
-        d = orjson.loads(body)["d"]
-        return rows_to_arrow(d if isinstance(d, list) else d.get("results", [d]), columns)
+    first = _int64_text[0]
+    tries = (first, not first) if any(c.edm == "Edm.Int64" for c in columns) else (first,)
+    for int64_text in tries:
+        try:
+            table = _read_page(body, columns, int64_text)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError):
+            continue
+        _int64_text[0] = int64_text
+        return table
+    d = orjson.loads(body)["d"]
+    return rows_to_arrow(d if isinstance(d, list) else d.get("results", [d]), columns)
 
 
 def _coerce(edm: str, value: object) -> object:
