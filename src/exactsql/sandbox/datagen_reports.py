@@ -60,9 +60,9 @@ class Ledger:
         self.cents = b.l_cents
         self.day = b.e_day[b.l_entry].astype(np.int64)
         self.year, self.month = year_month(self.day)
-        codes = div.gl.p_code[self.gl]
         self.pl = div.books.m.pl_gl[self.gl]
-        self.revenue = np.array([str(c).startswith("8") for c in codes.tolist()], dtype=bool)
+        revenue = np.array([str(code).startswith("8") for code in div.gl.p_code.tolist()], dtype=bool)
+        self.revenue = revenue[self.gl]
         self.opening = b.e_type(b.l_entry.astype(np.int64)) == 10
 
     def balances(self) -> Spec:
@@ -72,6 +72,8 @@ class Ledger:
         debit = np.bincount(inv, weights=np.maximum(self.cents, 0))
         credit = np.bincount(inv, weights=np.maximum(-self.cents, 0))
         gl, year, month = uniq // 1_000_000, uniq // 100 % 10_000, uniq % 100
+        accounts = self.div.gl  # the columns below keep the results only, not the lines
+        classes = {c[0]: c[2] for c in P.CLASSIFICATIONS}
         return Spec(
             len(uniq),
             cols={
@@ -82,19 +84,17 @@ class Ledger:
                 "Count": _at(np.bincount(inv).astype(np.int64)),
                 "ReportingYear": _at(year),
                 "ReportingPeriod": _at(month),
-                "BalanceType": lambda i: np.take(self.div.gl.p_btype, gl[i]),
+                "BalanceType": lambda i: np.take(accounts.p_btype, gl[i]),
                 "Status": lambda i: np.full(len(i), 50, dtype=np.int64),
                 "Type": lambda i: obj_ints(np.zeros(len(i), np.int64), np.zeros(len(i), bool)),
-                "ClassificationCode": lambda i: np.take(self.div.gl.p_report, gl[i]),
-                "ClassificationDescription": lambda i: self._classification(gl[i]),
+                "ClassificationCode": lambda i: np.take(accounts.p_report, gl[i]),
+                "ClassificationDescription": lambda i: pool(
+                    classes.get(c) for c in np.take(accounts.p_report, gl[i]).tolist()
+                ),
             },
             roles={"GLAccount": _at(gl), "CostCenter": _none, "CostUnit": _none},
             anchor=_at(_month_end(year, month)),
         )
-
-    def _classification(self, gl: np.ndarray) -> np.ndarray:
-        names = {c[0]: c[2] for c in P.CLASSIFICATIONS}
-        return pool(names.get(code) for code in np.take(self.div.gl.p_report, gl).tolist())
 
     def monthly(self, mask: np.ndarray, sign: int = -1) -> np.ndarray:
         """Cents per month of the books (first January first) of the lines in ``mask``."""
