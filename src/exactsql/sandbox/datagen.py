@@ -13,6 +13,10 @@ salaries, VAT), cash (10) and memorial (90: opening balance, salary journals, de
 returns). Each booked sales invoice has exactly one sales entry whose lines match it; receivables are the
 invoices not paid by today. Purchases are scaled to the revenue for a plausible result.
 
+The :data:`ENTITIES` have hand-made generators; every other entity of the catalog (:data:`SERVED`) is
+generated from its catalog columns when first asked for (``datagen_generic``), reference lists and reports
+from the books (``datagen_reference``, ``datagen_reports``); see docs/design/sandbox-generator.md.
+
 Keys are ``guids_for(key_salt(entity), index)``, foreign keys too, so ``index_of`` resolves them. A user
 has one ``UserID`` in every division: users/Users uses the world's salt, and division ``d``'s users are
 the world's users ``0..k_d-1`` (user 0, the default API user, sees every division).

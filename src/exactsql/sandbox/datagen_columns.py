@@ -59,8 +59,6 @@ _RECENT = {
 }
 _YEARS = {"Year", "FinancialYear", "ReportingYear", "FinYear", "PayrollYear", "CurrentYear", "FromYear"}
 _PERIODS = {"Period", "FinancialPeriod", "ReportingPeriod", "FinPeriod", "PayrollPeriod", "CurrentPeriod"}
-_NULL_STRINGS = ("Notes", "Remarks", "Note", "CustomField", "ExtraText", "Url", "FileName", "PictureName",
-                 "Message", "Signature", "Comment", "Picture", "Attachment", "Free")  # fmt: skip
 _STATUS = {10: "Concept", 20: "Open", 30: "In behandeling", 50: "Verwerkt"}
 _BANKS = (
     ("RABO", "RABONL2U", "Rabobank"),
@@ -162,6 +160,8 @@ def _double(t: GenericTable, name: str) -> Column | None:
     if name in ("Latitude", "Longitude"):
         base = 52.1 if name == "Latitude" else 5.3
         return lambda i: np.round(base + (runi(s, i) - 0.5) * 2.0, 6)
+    if "discount" in low:
+        return lambda i: np.zeros(len(i))
     if "percentage" in low or "percent" in low or low in ("probability", "margin"):
         if "vat" in low:
             return lambda i: np.where(runi(s, i) < 0.8, 0.21, 0.09)
@@ -173,10 +173,10 @@ def _double(t: GenericTable, name: str) -> Column | None:
     if "quantity" in low or low.endswith("stock") or low.startswith("stock"):
         return lambda i: t.quantity(i)
     if "price" in low:
+        if "cost" in low or "purchase" in low:
+            return lambda i: np.round(t.price(i) * 0.6, 2)
         return lambda i: t.price(i)
-    if low.startswith("amount") or low.endswith(("amount", "amountdc", "amountfc")) or "amount" in low:
-        if "discount" in low:
-            return lambda i: np.zeros(len(i))
+    if "amount" in low:
         if "vat" in low and "excl" not in low:
             share = 1.21 if "incl" in low else 0.21
             return lambda i: np.round(t.amount(i) * share, 2)
@@ -204,7 +204,7 @@ def _string(t: GenericTable, name: str) -> Column | None:
     low = name.lower()
     if name == "Code" or name == "SearchCode":
         return t.codes
-    if name == "Description" or (name == "Name" and not t.person):
+    if name in ("Description", "Subject") or (name == "Name" and not t.person):
         return t.descriptions
     if name in ("DivisionDescription", "DivisionName"):
         return lambda i: const(t.div.description, len(i))
@@ -250,9 +250,7 @@ def _string(t: GenericTable, name: str) -> Column | None:
         return lambda i: const("Nederland", len(i))
     if low in ("type", "unittype", "timeunit"):
         return lambda i: np.take(pool(["A", "B", "C"]), rint(s, i, 3))
-    if any(word.lower() in low for word in _NULL_STRINGS):
-        return None
-    return None
+    return None  # notes, free fields, file names, messages …: null
 
 
 def _some(salt: int, i: np.ndarray, share: float) -> np.ndarray:
