@@ -45,6 +45,7 @@ def _register() -> None:
     from exactsql import cli_replicate
 
     app.command()(cli_replicate.replicate)
+    app.add_typer(__import__("exactsql.cli_serve").cli_serve.serve_app, name="serve")
 
 
 @app.command()
