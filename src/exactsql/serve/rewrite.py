@@ -117,9 +117,13 @@ _MACROS = {
         f"(SELECT map_regtype FROM {PG}.exactsql_maps)[pgx_unquote(split_part(s, '.', -1))]",
     ),
     "regnamespace_name": ("o", f"(SELECT map_ns FROM {PG}.exactsql_maps)[o]"),
+    "pg_collation_is_visible": ("o", "true"),
+    "pg_get_keywords": ("", "NULL"),
     "to_regclass": ("s", "pgx_regclass_oid(s)"),
     "to_regtype": ("s", "pgx_regtype_oid(s)"),
 }
+#: Functions DuckDB has under another name.
+_RENAMED = {"json_build_object": "json_object", "json_agg": "json_group_array", "to_json": "to_json"}
 _REG_TYPES = {
     "regclass",
     "regtype",
@@ -229,6 +233,12 @@ def rewrite(tree: exp.Expr, context: Context) -> str:
             table.set("catalog", None)
             table.set("this", exp.to_identifier(table.name.lower()))
 
+    for column in list(tree.find_all(exp.Column)):
+        if column.args.get("db") is not None and is_catalog_table(column.text("db"), column.table):
+            schema = INFO if column.text("db").lower() == "information_schema" else PG
+            column.set("db", exp.to_identifier(schema))
+            column.set("catalog", None)
+            column.set("table", exp.to_identifier(column.table.lower()))
     for dot in list(tree.find_all(exp.Dot)):
         pg_catalog = isinstance(dot.this, exp.Identifier) and dot.this.name.lower() == "pg_catalog"
         if pg_catalog and isinstance(dot.expression, exp.Func):
@@ -257,6 +267,8 @@ def rewrite(tree: exp.Expr, context: Context) -> str:
             return _SESSION_FUNCTIONS[name](context, args)
         if name in _MACROS:
             return exp.Anonymous(this=f"pgx_{name}", expressions=args)
+        if name in _RENAMED and isinstance(node, exp.Anonymous):
+            return exp.Anonymous(this=_RENAMED[name], expressions=args)
         return node
 
     for _ in range(3):  # a replaced node's children are fixed on the next pass
@@ -264,10 +276,35 @@ def rewrite(tree: exp.Expr, context: Context) -> str:
     return tree.sql(dialect="duckdb")
 
 
+def output_names(tree: exp.Expr) -> list[str] | None:
+    """The names PostgreSQL gives a query's output columns (None when a ``*`` leaves them to the tables)."""
+    select = tree
+    while isinstance(select, exp.SetOperation):
+        select = select.this
+    if not isinstance(select, exp.Select):
+        return None
+    names = []
+    for node in select.expressions:
+        if isinstance(node, exp.Star) or (isinstance(node, exp.Column) and isinstance(node.this, exp.Star)):
+            return None
+        if isinstance(node, exp.Alias):
+            names.append(_identifier_name(node.args["alias"]))
+        else:
+            names.append(_output_name(node))
+    return names
+
+
+def _identifier_name(node: exp.Expr) -> str:
+    """An identifier as PostgreSQL keeps it: folded to lower case unless quoted."""
+    if isinstance(node, exp.Identifier):
+        return node.name if node.quoted else node.name.lower()
+    return node.name
+
+
 def _output_name(node: exp.Expr) -> str:
     """The name PostgreSQL gives an unaliased output column."""
     if isinstance(node, exp.Column):
-        return node.name
+        return _identifier_name(node.this)
     if isinstance(node, exp.Cast):
         inner = _output_name(node.this)
         return inner if inner != "?column?" else _type_name(node)

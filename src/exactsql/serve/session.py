@@ -30,7 +30,7 @@ from exactsql.serve import statements as st
 from exactsql.serve.backend import CallCapError, SessionEngine, Shared
 from exactsql.serve.catalog import DICTIONARY_SCHEMA, Introspection
 from exactsql.serve.pgtypes import PgType, arrow_type
-from exactsql.serve.rewrite import SERVER_VERSION, Context, rewrite
+from exactsql.serve.rewrite import SERVER_VERSION, Context, output_names, rewrite
 
 #: Settings a session starts with (``SHOW`` answers them; ``SET`` changes them for the session).
 DEFAULT_SETTINGS = {
@@ -319,7 +319,7 @@ class ClientSession:
         last = results[-1]
         if last.table is None:
             return Result("SET")
-        return Result("SELECT", last.table)
+        return Result("SELECT", _pg_names(statement, last.table))
 
     def describe(self, prepared: Prepared) -> pa.Schema | None:
         """The columns a prepared statement returns, without running it (parameters as NULL)."""
@@ -334,7 +334,8 @@ class ClientSession:
             tree = st.classify(sql).tree
             assert tree is not None
             return self.introspection.query(rewrite(tree, self.context())).schema
-        return self.engine.describe(_DICTIONARY_PREFIX.sub("", sql))
+        schema = self.engine.describe(_DICTIONARY_PREFIX.sub("", sql))
+        return _pg_names(statement, schema.empty_table()).schema if schema is not None else None
 
     def context(self) -> Context:
         """What catalog queries may ask about this session."""
@@ -391,6 +392,14 @@ class ClientSession:
         self.cancel("session end")
         if self._engine is not None:
             self._engine.close()
+
+
+def _pg_names(statement: st.Statement, table: pa.Table) -> pa.Table:
+    """The result with its columns named as PostgreSQL names them (``select code`` gives ``code``)."""
+    names = output_names(statement.tree) if statement.tree is not None else None
+    if names is None or len(names) != table.num_columns:
+        return table
+    return table.rename_columns(names)
 
 
 def version_string() -> str:
