@@ -271,22 +271,22 @@ class GenericTable(Table):
                 return lambda i: np.where(
                     account(i) >= 0, div.accounts.main_contact(np.maximum(account(i), 0)), -1
                 )
-        pick = self._pool(role)
-        if pick is None:
-            return lambda i: np.full(len(i), -1, dtype=np.int64)
-        chosen = lambda i: pick[rint(s, i, len(pick))]  # noqa: E731
+        chosen = self._chooser(role, s)
         if role.target in _ALWAYS:
             return chosen
         return lambda i: np.where(runi(s + 1, i) < 0.3, -1, chosen(i))
 
-    def _pool(self, role: Role) -> np.ndarray | None:
-        """The rows of the target a role may name (customers or suppliers for accounts)."""
+    def _chooser(self, role: Role, s: int) -> Column:
+        """Any row of the target that existed before changes (customers or suppliers for accounts)."""
         if role.target == "crm/Accounts":
             accounts = self.div.accounts
             supplier = "supplier" in role.prefix.lower() or self.catalog.schema in _SUPPLIER_SIDE
-            return accounts.suppliers if supplier else accounts.customers
+            pool = accounts.suppliers if supplier else accounts.customers
+            return lambda i: pool[rint(s, i, len(pool))]
         n = self.div.base_count(role.target)
-        return np.arange(n) if n else None
+        if not n:
+            return lambda i: np.full(len(i), -1, dtype=np.int64)
+        return lambda i: rint(s, i, n)
 
     def _account_of(self, prefix: str) -> Column | None:
         """The account role a contact role belongs to (``DeliveryAccount`` for ``DeliveryAccountContact``)."""
