@@ -18,6 +18,7 @@ from exactsql.connect import open_session
 from exactsql.sandbox.process import SandboxProcess
 from exactsql.serve.process import ServeProcess
 from tests.connections.helpers import isolated_env, make_connection
+from tests.replicate.helpers import UNLIMITED, lift_limits
 
 USER = "analyst"
 PASSWORD = "correct horse battery"
@@ -52,7 +53,11 @@ def add_user(env: dict[str, str], name: str = USER, password: str = PASSWORD) ->
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[dict]:
-    with SandboxProcess("--divisions", "3") as process:
+    with (
+        SandboxProcess("--divisions", "3") as process,
+        httpx.Client(base_url=process.info["base_url"]) as http,
+    ):
+        lift_limits(http)
         yield process.info
 
 
@@ -62,7 +67,7 @@ def serve_env(sandbox: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     base = tmp_path_factory.mktemp("serve")
     env = isolated_env(base / "home", f"sqlite:///{base / 'state.db'}")
     with mock.patch.dict(os.environ, env):
-        make_connection(sandbox, "eol")
+        make_connection(sandbox, "eol", minutely_limit=UNLIMITED, daily_limit=UNLIMITED)
         session = open_session("eol")
         session.login()
         session.close()

@@ -268,6 +268,10 @@ class ClientSession:
 
     def prepare(self, name: str, sql: str, param_types: list[int]) -> Prepared:
         """Parses a statement for the extended protocol."""
+        from exactsql.sql.dialect import split_statements
+
+        if len(split_statements(sql)) > 1:
+            raise SessionError("cannot insert multiple commands into a prepared statement", "42601")
         statement = st.classify(sql)
         count = st.count_parameters(sql)
         types = list(param_types) + [0] * max(0, count - len(param_types))
