@@ -12,12 +12,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 
 from exactsql.serve.process import ServeProcess
-from tests.serve.conftest import PASSWORD, USER, Served, add_user, current_division
+from tests.serve.conftest import PASSWORD, USER, Served, current_division
 
 SLOW = "select max(description) from transactionlines"
 
@@ -108,10 +107,12 @@ def test_tls_when_given_a_certificate(served: Served, tmp_path: Path) -> None:
         )
     )
     args = ("-c", "eol", "--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem"))
-    with ServeProcess(*args, env=served.env) as tls_server:
-        with psycopg.connect(tls_server.dsn(USER, PASSWORD, sslmode="require")) as conn:
-            assert conn.pgconn.ssl_in_use
-            assert conn.execute("select code from glaccounts where code = '1000'").fetchall() == [("1000",)]
+    with (
+        ServeProcess(*args, env=served.env) as tls_server,
+        psycopg.connect(tls_server.dsn(USER, PASSWORD, sslmode="require")) as conn,
+    ):
+        assert conn.pgconn.ssl_in_use
+        assert conn.execute("select code from glaccounts where code = '1000'").fetchall() == [("1000",)]
     with pytest.raises(psycopg.OperationalError, match="SSL"):
         psycopg.connect(served.dsn(sslmode="require")).close()
 
