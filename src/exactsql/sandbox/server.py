@@ -97,16 +97,11 @@ def base_url_of(sock: socket.socket) -> str:
 def check_info_path(path: Path) -> None:
     """ConfigError when ``path`` cannot be an info file: a directory, or under something not a directory."""
     from exactsql.errors import ConfigError
+    from exactsql.paths import file_problem
 
-    if path.is_dir():
-        raise ConfigError(
-            f"--info-file {path} is a directory.", "Give a file name, e.g. --info-file sandbox.json."
-        )
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ConfigError(f"--info-file {path}: {parent} is not a directory.", "Give a path in a directory.")
+    problem = file_problem(path)
+    if problem is not None:
+        raise ConfigError(f"--info-file {problem}.", "Give a file name in a directory, e.g. sandbox.json.")
 
 
 def write_info(path: Path, info: dict) -> None:

@@ -19,6 +19,7 @@ import sqlite3
 from pathlib import Path
 
 from exactsql.errors import StoreError, StoreURLError, os_error_hint
+from exactsql.paths import file_problem
 from exactsql.state.protocol import LockTimeout, StateStore, redact_url
 
 __all__ = ["SCHEMES", "LockTimeout", "StateStore", "open_store"]
@@ -101,16 +102,10 @@ def sqlite_hint(exc: Exception) -> str:
 
 def _check_file(path: Path, url: str) -> None:
     """StoreError when the SQLite store's file cannot be one: a directory, or under something not a directory."""
-    if path.is_dir():
+    problem = file_problem(path)
+    if problem is not None:
         raise StoreError(
-            f"The state store {url} is a directory.", "Give a file name, e.g. sqlite:///state.db."
-        )
-    ancestor = path.parent
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise StoreError(
-            f"The state store {url} cannot be made: {ancestor} is not a directory.", "Check the path."
+            f"The state store {url} cannot be used: {problem}.", "Give a file name, e.g. sqlite:///state.db."
         )
 
 

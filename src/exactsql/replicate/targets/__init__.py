@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from exactsql.errors import ConfigError, ReplicaError, os_error_hint
+from exactsql.paths import file_problem
 from exactsql.replicate.targets.base import CURSORS, RUNS, CursorRow, LeaseLost, Target, TargetConnection
 from exactsql.state.protocol import redact_url
 
@@ -57,16 +58,10 @@ def check_file_url(url: str, must_exist: bool = False) -> Path:
     if raw in (":memory:", "") or raw.startswith("file:") or raw.endswith("/"):
         raise ConfigError(f"The replica {url!r} names no file: a replica must be a file.", SUPPORTED)
     path = Path(raw).expanduser()
-    if path.is_dir():
+    problem = file_problem(path)
+    if problem is not None:
         raise ReplicaError(
-            f"The replica {path} is a directory.", "Give a file name, e.g. sqlite:///books.db."
-        )
-    ancestor = path.parent
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise ReplicaError(
-            f"The replica {path} cannot be made: {ancestor} is not a directory.", "Check the path."
+            f"The replica cannot be used: {problem}.", "Give a file name, e.g. sqlite:///books.db."
         )
     if not path.exists():
         if must_exist:
