@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from exactsql.api import credentials
 from exactsql.config import Config, Connection
 from exactsql.secretbox import load_secret_box
 from exactsql.state import open_store
+
+if TYPE_CHECKING:
+    from exactsql.api.session import Session
 
 
 def isolated_env(home: Path, state_url: str) -> dict[str, str]:
@@ -36,3 +40,13 @@ def make_connection(info: dict, name: str = "eol", **overrides: object) -> Conne
     config.connections[name] = connection
     config.save()
     return connection
+
+
+def logged_in(info: dict, name: str = "eol", **limits: object) -> Session:
+    """A session of a new connection ``name`` to the sandbox server of ``info``, logged in."""
+    from exactsql.api.session import open_session
+
+    make_connection(info, name, **limits)
+    session = open_session(name)
+    session.login()
+    return session

@@ -3,44 +3,22 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from exactsql.api.session import Session, open_session
+from exactsql.api.session import open_session
 from exactsql.errors import ApiError, ChainBrokenError, RateLimitError, TokenBudgetError
-from exactsql.sandbox.process import SandboxProcess
-from tests.connections.helpers import make_connection
+from tests.connections.conftest import SCALE
+from tests.connections.helpers import logged_in
 
-SCALE = 120  # a token lives 5 s, a minute window lasts 0.5 s
 FILTER = {"$filter": "Code eq '1000'", "$select": "Code"}
-
-
-@pytest.fixture(scope="module")
-def scaled() -> Iterator[dict]:
-    with SandboxProcess("--divisions", "2", "--time-scale", str(SCALE)) as server:
-        yield server.info
-
-
-@pytest.fixture()
-def control(scaled: dict) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=scaled["base_url"], timeout=30) as http:
-        http.post("/_sandbox/reset").raise_for_status()
-        yield http
-
-
-def _session(info: dict, **limits: object) -> Session:
-    make_connection(info, "eol", **limits)
-    session = open_session("eol")
-    session.login()
-    return session
 
 
 def test_refreshes_once_per_token_life_never_early_never_expired(
     exactsql_env: dict, scaled: dict, control: httpx.Client
 ) -> None:
-    session = _session(scaled)
+    session = logged_in(scaled)
     client = session.client()
     division = scaled["divisions"][0]
     deadline = time.monotonic() + 2.3 * 600 / SCALE  # a little over two token lives
@@ -58,7 +36,7 @@ def test_refreshes_once_per_token_life_never_early_never_expired(
 def test_a_second_broker_uses_the_pair_the_first_one_stored(
     exactsql_env: dict, scaled: dict, control: httpx.Client
 ) -> None:
-    first = _session(scaled)
+    first = logged_in(scaled)
     second = open_session("eol")  # another process would look the same: same store, same chain
     time.sleep(0.985 * 600 / SCALE)  # due for refresh
     token = first.broker.access_token()
@@ -69,7 +47,7 @@ def test_a_second_broker_uses_the_pair_the_first_one_stored(
 def test_a_rotation_behind_the_brokers_back_breaks_the_chain_clearly(
     exactsql_env: dict, scaled: dict, control: httpx.Client
 ) -> None:
-    session = _session(scaled)
+    session = logged_in(scaled)
     chain = session.broker.read()
     assert chain is not None
     time.sleep(0.96 * 600 / SCALE)
@@ -98,7 +76,7 @@ def test_a_rotation_behind_the_brokers_back_breaks_the_chain_clearly(
 def test_token_calls_are_refused_before_the_daily_limit(
     exactsql_env: dict, scaled: dict, control: httpx.Client
 ) -> None:
-    session = _session(scaled, token_calls_per_day=2)
+    session = logged_in(scaled, token_calls_per_day=2)
     session.keepalive()  # the second call of the day
     before = control.get("/_sandbox/stats").json()["token_calls"]
     with pytest.raises(TokenBudgetError) as caught:
@@ -110,7 +88,7 @@ def test_token_calls_are_refused_before_the_daily_limit(
 def test_retries_5xx_resets_and_truncation_but_never_4xx(
     exactsql_env: dict, scaled: dict, control: httpx.Client
 ) -> None:
-    session = _session(scaled)
+    session = logged_in(scaled)
     client = session.client()
     division = scaled["divisions"][0]
     for kind in ("503", "500", "reset", "truncated", "429"):
@@ -130,7 +108,7 @@ def test_minute_windows_are_waited_for_and_days_refused(
     exactsql_env: dict, scaled: dict, control: httpx.Client
 ) -> None:
     control.post("/_sandbox/settings", json={"daily_limit": 130}).raise_for_status()
-    session = _session(scaled, daily_limit=130)
+    session = logged_in(scaled, daily_limit=130)
     client = session.client()
     division = scaled["divisions"][1]
     for _ in range(130):
@@ -149,7 +127,7 @@ def test_a_lower_server_side_daily_limit_is_learned_from_a_429(
     exactsql_env: dict, scaled: dict, control: httpx.Client
 ) -> None:
     control.post("/_sandbox/settings", json={"daily_limit": 3}).raise_for_status()
-    session = _session(scaled)  # believes 5,000
+    session = logged_in(scaled)  # believes 5,000
     client = session.client()
     division = scaled["divisions"][0]
     for _ in range(3):
@@ -166,7 +144,7 @@ def test_a_long_idle_refresh_token_is_warned_about(
 ) -> None:
     import dataclasses
 
-    session = _session(scaled)
+    session = logged_in(scaled)
     chain = session.broker.read()
     assert chain is not None
     back = 0.9 * (chain.refresh_expires_at - chain.received_at)  # as if unused for 27 of its 30 days

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -29,38 +28,12 @@ from exactsql.errors import (
     RateLimitError,
     TokenBudgetError,
 )
-from exactsql.sandbox.process import SandboxProcess
 from exactsql.state.memory import MemoryStore
-from tests.connections.helpers import make_connection
+from tests.connections.conftest import SCALE
+from tests.connections.helpers import logged_in, make_connection
 
-SCALE = 120  # a token lives 5 s; Exact allows a refresh after 4.75 s; a minute window lasts 0.5 s
 LIFETIME = 600 / SCALE
 FILTER = {"$filter": "Code eq '1000'", "$select": "Code"}
-
-
-@pytest.fixture(scope="module")
-def scaled() -> Iterator[dict]:
-    with SandboxProcess("--divisions", "2", "--time-scale", str(SCALE)) as server:
-        yield server.info
-
-
-@pytest.fixture()
-def control(scaled: dict) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=scaled["base_url"], timeout=30) as http:
-        http.post("/_sandbox/reset").raise_for_status()
-        yield http
-        http.delete("/_sandbox/faults")
-        http.post("/_sandbox/settings", json=DEFAULT_SETTINGS)
-
-
-DEFAULT_SETTINGS = {"min_refresh_interval": 570, "token_calls_per_day": 200, "error_limit": 10}
-
-
-def _session(info: dict, name: str = "eol", **limits: object) -> Session:
-    make_connection(info, name, **limits)
-    session = open_session(name)
-    session.login()
-    return session
 
 
 def _stats(control: httpx.Client) -> dict:
@@ -79,7 +52,7 @@ def _until_due(session: Session) -> None:
 def test_admissions_that_were_never_sent_do_not_hang_the_division(
     exactsql_env: dict, scaled: dict, control: httpx.Client
 ) -> None:
-    session = _session(scaled)
+    session = logged_in(scaled)
     client = session.client()
     division = scaled["divisions"][0]
     chain = session.broker.read()
@@ -142,7 +115,7 @@ def test_too_early_refusals_are_a_hold_never_a_broken_chain(
     exactsql_env: dict, scaled: dict, control: httpx.Client
 ) -> None:
     control.post("/_sandbox/settings", json={"min_refresh_interval": 100_000}).raise_for_status()
-    session = _session(scaled)
+    session = logged_in(scaled)
     client = session.client()
     division = scaled["divisions"][0]
     failures: list[str] = []
@@ -171,7 +144,7 @@ def test_the_days_token_limit_is_a_hold_not_a_broken_chain(
     now = control.get("/_sandbox/clock").json()["now"]
     start_of_day = (now // 86400 + 1) * 86400 + 60  # a whole simulated day (12 minutes) ahead
     control.post("/_sandbox/clock", json={"advance": start_of_day - now}).raise_for_status()
-    session = _session(scaled)  # call 1
+    session = logged_in(scaled)  # call 1
     _until_due(session)
     session.broker.access_token()  # call 2: a refresh
     _until_due(session)
@@ -189,7 +162,7 @@ def test_the_days_token_limit_is_a_hold_not_a_broken_chain(
 
 
 def test_a_bare_429_on_a_refresh_is_a_wait(exactsql_env: dict, scaled: dict, control: httpx.Client) -> None:
-    session = _session(scaled)
+    session = logged_in(scaled)
     control.post(
         "/_sandbox/faults", json={"kind": "429", "count": 1, "path_prefix": "/api/oauth2/token"}
     ).raise_for_status()
@@ -239,7 +212,7 @@ def test_a_node_with_another_key_is_refused_and_changes_nothing(
 def test_a_corrupt_chain_is_reported_and_a_login_replaces_it(
     exactsql_env: dict, scaled: dict, control: httpx.Client
 ) -> None:
-    session = _session(scaled)
+    session = logged_in(scaled)
     session.store.update(session.broker.key, lambda _: (b"not a chain", None))
     with pytest.raises(ChainBrokenError) as caught:
         open_session("eol").broker.access_token()
@@ -252,7 +225,7 @@ def test_a_corrupt_chain_is_reported_and_a_login_replaces_it(
 def test_connections_of_one_app_keep_their_own_secrets(
     exactsql_env: dict, scaled: dict, control: httpx.Client
 ) -> None:
-    _session(scaled, "first")
+    logged_in(scaled, "first")
     make_connection({**scaled, "client_secret": "a mistyped secret"}, "second")
     assert open_session("first").client_secret() == scaled["client_secret"]
     result = _cli(exactsql_env, "connection", "remove", "second")
@@ -303,7 +276,7 @@ def test_a_store_outage_during_a_refresh_keeps_the_new_pair(
         env = isolated_env(tmp_path / "home", server.url)
         for name in ("EXACTSQL_HOME", "EXACTSQL_STATE", "EXACTSQL_KEYRING", "EXACTSQL_SECRET_KEY"):
             monkeypatch.setenv(name, env[name])
-        session = _session(scaled)
+        session = logged_in(scaled)
         transport = OutageAtTokenAnswer(server, down_for=3.0)
         session.http = httpx.Client(transport=transport, timeout=30)
         session.__dict__.pop("broker", None)
@@ -329,7 +302,7 @@ def test_exacts_block_is_remembered_by_every_process(
     exactsql_env: dict, scaled: dict, control: httpx.Client
 ) -> None:
     control.post("/_sandbox/settings", json={"error_limit": 2}).raise_for_status()  # Exact blocks first
-    session = _session(scaled)
+    session = logged_in(scaled)
     division = scaled["divisions"][0]
     for _ in range(2):
         with pytest.raises(ExactSQLError):
@@ -352,7 +325,7 @@ def test_exacts_block_is_remembered_by_every_process(
 def test_a_401_from_a_clock_running_ahead_renews_the_token_once(
     exactsql_env: dict, scaled: dict, control: httpx.Client
 ) -> None:
-    session = _session(scaled)
+    session = logged_in(scaled)
     client = session.client()
     division = scaled["divisions"][0]
     control.post("/_sandbox/clock", json={"advance": 590}).raise_for_status()  # Exact's clock runs ahead
@@ -372,7 +345,7 @@ def test_a_401_from_a_clock_running_ahead_renews_the_token_once(
 def test_the_token_is_sent_to_the_connections_host_only(
     exactsql_env: dict, scaled: dict, control: httpx.Client
 ) -> None:
-    session = _session(scaled)
+    session = logged_in(scaled)
     client = session.client()
     before = _stats(control)["api_calls"]
     for url in ("http://127.0.0.2:9/api/v1/current/Me", "https://evil.invalid/api/v1/1/crm/Accounts"):
@@ -405,7 +378,7 @@ class SlowTokenAnswers(httpx.BaseTransport):
 def test_a_slow_refresh_answer_keeps_the_real_expiry_and_refreshes_in_time(
     exactsql_env: dict, scaled: dict, control: httpx.Client
 ) -> None:
-    session = _session(scaled)
+    session = logged_in(scaled)
     delay = 0.1 * LIFETIME  # longer than the 5% between Exact's earliest refresh and the expiry
     session.http = httpx.Client(transport=SlowTokenAnswers(delay), timeout=30)
     session.__dict__.pop("broker", None)
@@ -425,7 +398,7 @@ def test_a_slow_refresh_answer_keeps_the_real_expiry_and_refreshes_in_time(
 
 
 def test_status_shows_no_secret(exactsql_env: dict, scaled: dict, control: httpx.Client) -> None:
-    session = _session(scaled)
+    session = logged_in(scaled)
     chain = session.broker.read()
     assert chain is not None
     text = repr(session.status())
