@@ -143,13 +143,10 @@ def _fixed(values: pa.Array, dtype: str, fill: int | float = 0) -> pa.Array:
     n = len(values)
     width = np.dtype(dtype).itemsize
     data = np.asarray(values.fill_null(fill).to_numpy(zero_copy_only=False)).astype(dtype).tobytes()
-    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32).tobytes()
-    validity = values.buffers()[0] if values.null_count else None
-    if validity is not None and values.offset:
-        validity = pc.is_valid(values).buffers()[1]
-    return pa.Array.from_buffers(
-        pa.binary(), n, [validity, pa.py_buffer(offsets), pa.py_buffer(data)], values.null_count
-    )
+    fixed = _fixed_bytes(data, width, n)
+    if not values.null_count:
+        return fixed
+    return pc.if_else(pc.is_valid(values), fixed, pa.scalar(None, pa.binary()))
 
 
 def _text(values: pa.Array, pg: PgType) -> pa.Array:
@@ -262,64 +259,41 @@ def wire_column(values: pa.Array | pa.ChunkedArray, pg: PgType, binary: bool) ->
 
 
 def data_rows(columns: list[pa.Array]) -> bytes:
-    """The DataRow messages of a batch whose fields are already wire bytes (one binary array a column)."""
-    if not columns:
+    """The DataRow messages of a batch whose fields are already wire bytes (one binary array a column).
+
+    Each field becomes its length prefix joined to its bytes, each row its header joined to its fields, by
+    Arrow's string kernels; the messages are then the joined array's data buffer, end to end.
+    """
+    if not columns or len(columns[0]) == 0:
         return b""
     n = len(columns[0])
-    if n == 0:
-        return b""
-    k = len(columns)
-    sizes = np.empty((n, k), dtype=np.int64)
-    parts = []
-    for j, col in enumerate(columns):
-        wide = pa.types.is_large_binary(col.type)
-        offsets = np.frombuffer(col.buffers()[1], dtype=np.int64 if wide else np.int32)
-        offsets = offsets[col.offset : col.offset + n + 1].astype(np.int64)
-        lengths = np.diff(offsets)
-        if col.null_count:
-            valid = np.asarray(pc.is_valid(col).to_numpy(zero_copy_only=False))
-            lengths = np.where(valid, lengths, -1)
-        sizes[:, j] = lengths
-        data = col.buffers()[2]
-        raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.empty(0, np.uint8)
-        parts.append((offsets, raw))
-    field = 4 + np.maximum(sizes, 0)
-    row_size = 7 + field.sum(axis=1)
-    starts = np.zeros(n, dtype=np.int64)
-    np.cumsum(row_size[:-1], out=starts[1:])
-    out = np.empty(int(row_size.sum()), dtype=np.uint8)
-    out[starts] = ord("D")
-    _put_int32(out, starts + 1, row_size - 1)
-    out[starts + 5] = (k >> 8) & 0xFF
-    out[starts + 6] = k & 0xFF
-    pos = starts + 7
-    for j, (offsets, raw) in enumerate(parts):
-        _put_int32(out, pos, sizes[:, j])
-        lengths = np.maximum(sizes[:, j], 0)
-        total = int(lengths.sum())
-        if total:
-            first: np.ndarray = offsets[:-1]
-            shift = np.repeat(np.subtract(pos + 4, first), lengths)
-            src = np.repeat(first, lengths) + _ramp(lengths, total)
-            out[shift + src] = raw[src]
-        pos = pos + field[:, j]
-    return out.tobytes()
+    fields = []
+    row_size = np.full(n, 6, dtype=np.int64)  # the length word and the column count
+    for col in columns:
+        lengths = np.asarray(
+            pc.binary_length(col).fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64
+        )
+        row_size += 4 + np.maximum(lengths, 0)
+        fields.append(_fixed_bytes(lengths.astype(">i4").tobytes(), 4, n))
+        fields.append(col.fill_null(b"") if col.null_count else col)
+    header = np.empty((n, 7), dtype=np.uint8)
+    header[:, 0] = ord("D")
+    header[:, 1:5] = row_size.astype(">i4").view(np.uint8).reshape(n, 4)
+    header[:, 5:7] = np.frombuffer(struct.pack(">h", len(columns)), dtype=np.uint8)
+    joined = pc.binary_join_element_wise(_fixed_bytes(header.tobytes(), 7, n), *fields, b"")
+    if isinstance(joined, pa.ChunkedArray):
+        joined = joined.combine_chunks()
+    offsets = np.frombuffer(
+        joined.buffers()[1], dtype=np.int64 if pa.types.is_large_binary(joined.type) else np.int32
+    )
+    first, last = int(offsets[joined.offset]), int(offsets[joined.offset + n])
+    return joined.buffers()[2].to_pybytes()[first:last]
 
 
-def _ramp(lengths: np.ndarray, total: int) -> np.ndarray:
-    """0, 1, …, len-1 for each length, concatenated."""
-    starts: np.ndarray = np.cumsum(lengths) - lengths
-    ramp: np.ndarray = np.arange(total, dtype=np.int64)
-    return ramp - np.repeat(starts, lengths)
-
-
-def _put_int32(out: np.ndarray, at: np.ndarray, values: np.ndarray) -> None:
-    """Writes big-endian int32 ``values`` at positions ``at`` of ``out``."""
-    v = values.astype(np.int64) & 0xFFFFFFFF
-    out[at] = (v >> 24) & 0xFF
-    out[at + 1] = (v >> 16) & 0xFF
-    out[at + 2] = (v >> 8) & 0xFF
-    out[at + 3] = v & 0xFF
+def _fixed_bytes(data: bytes, width: int, n: int) -> pa.Array:
+    """``n`` fields of ``width`` bytes each, as a binary array over ``data``."""
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32).tobytes()
+    return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
 # -- parameters from the wire -----------------------------------------------------------------------------
