@@ -223,7 +223,7 @@ class Books:
         """Entries of ``P.TEMPLATES`` (``which``, on ``days``) and their followers, lines in entry order.
 
         ``given`` holds the amount variables of some templates instead of random ones. Followers dated
-        after the reference date are left out (they are still to come).
+        after today are left out (they are still to come).
         """
         m = self.m
         groups: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}

@@ -389,7 +389,7 @@ class TransactionLines(Table):
 
 
 class Receivables(Table):
-    """Open items: the base sales invoices that were not paid by the reference date."""
+    """Open items: the base sales invoices that were not paid by today."""
 
     entity = "cashflow/Receivables"
 
