@@ -1,22 +1,52 @@
-"""The Invantive-compatible dialect: parsing (sqlglot's Oracle dialect plus ``table@alias`` and ``use``)
-and the rewrite of Oracle-style functions into DuckDB SQL."""
+"""The Invantive-compatible dialect: parsing scripts (sqlglot's Oracle dialect plus ``table@alias``,
+``[bracketed]`` names, ``use`` and Invantive's script statements) and the rewrite of Oracle's functions into
+DuckDB SQL (``exactsql.sql.functions``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import cast
+from typing import ClassVar, cast
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.oracle import Oracle
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import Tokenizer, TokenType
+from sqlglot.parsers.oracle import OracleParser
+from sqlglot.tokens import Token, TokenType
 
 from exactsql.errors import ExactSQLError
 
 DEFAULT_ALIAS = "eol"
 CONNECTION_META = "connection_alias"
+RAW_FUNCTIONS = (
+    "TO_CHAR", "TO_NUMBER", "TRUNC", "ADD_MONTHS", "MONTHS_BETWEEN", "LAST_DAY",
+    "NEXT_DAY", "INSTR", "LPAD", "RPAD", "INITCAP", "SUBSTR", "REPLACE", "REGEXP_SUBSTR", "MOD", "GREATEST",
+    "LEAST", "NEWID",
+)  # fmt: skip
+"""Functions parsed as written (``exp.Anonymous``) for ``exactsql.sql.functions`` to give Oracle's semantics."""
+
+
+def _as_written(name: str) -> Callable[[list[exp.Expression]], exp.Expression]:
+    return lambda args: exp.Anonymous(this=name, expressions=args)
+
+
+class _Parser(OracleParser):
+    FUNCTIONS: ClassVar[dict] = {
+        **OracleParser.FUNCTIONS,
+        **{name: _as_written(name) for name in RAW_FUNCTIONS},
+    }
+    FUNCTION_PARSERS: ClassVar[dict] = {
+        k: v for k, v in OracleParser.FUNCTION_PARSERS.items() if k not in RAW_FUNCTIONS
+    }
+
+
+class Invantive(Oracle):
+    """Oracle's dialect, with the functions of RAW_FUNCTIONS left as written."""
+
+    Parser = _Parser
 
 
 class SQLError(ExactSQLError):
@@ -51,29 +81,87 @@ Statement = exp.Expression | UseStatement
 
 _TOKEN_REPR = re.compile(r"<Token token_type: [^,]+, text: ([^,]*), line: [^>]*>")
 _MISSING = re.compile(r"Required keyword: '(\w+)' missing for <class '[\w.]*?(\w+)'>")
-_USE = re.compile(r"^\s*use\s+(?P<rest>.+?)\s*$", re.IGNORECASE | re.DOTALL)
+_USE = re.compile(r"^use\s+(?P<rest>.+?)\s*$", re.IGNORECASE | re.DOTALL)
 _USE_ITEM = re.compile(r"^(?P<code>all|\d+)\s*(?:@\s*(?P<alias>\w+))?$", re.IGNORECASE)
+_HEAD = re.compile(r"(?:\s+|--[^\n]*|/\*.*?\*/)*", re.DOTALL)
+_LOCAL = re.compile(r"^[ \t]*local\b[^\n]*", re.IGNORECASE | re.MULTILINE)
+_SIMPLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$#]*$")
+
+
+def _tokens(sql: str) -> list[Token]:
+    try:
+        return Invantive.Tokenizer().tokenize(sql)
+    except TokenError as exc:
+        raise SQLError(f"Cannot read the SQL: {exc}.") from None
+
+
+def head(text: str) -> str:
+    """``text`` without the comments and blank lines before its first word."""
+    return text[_HEAD.match(text).end() :]  # type: ignore[union-attr]
+
+
+def _parts(sql: str) -> list[tuple[int, str]]:
+    """The statements of a script with their offsets, split on semicolons outside strings and comments."""
+    parts: list[tuple[int, str]] = []
+    start = 0
+    for token in _tokens(sql):
+        if token.token_type == TokenType.SEMICOLON:
+            parts.append((start, sql[start : token.start]))
+            start = token.end + 1
+    parts.append((start, sql[start:]))
+    return [(offset, text) for offset, text in parts if head(text).strip()]
 
 
 def split_statements(sql: str) -> list[str]:
     """The statements of a script, split on semicolons outside strings and comments."""
+    return [text.strip() for _, text in _parts(sql)]
+
+
+def _locals(sql: str) -> tuple[str, list[tuple[int, str]]]:
+    """``sql`` with Invantive's ``local`` lines blanked out, and those lines with their offsets.
+
+    A ``local`` statement is one line at the start of a statement (it ends with the line)."""
+    found: list[tuple[int, str]] = []
+    blanked = sql
+    for match in _LOCAL.finditer(sql):
+        before = re.sub(r"--[^\n]*|/\*.*?\*/", "", blanked[: match.start()], flags=re.DOTALL)
+        if before[before.rfind(";") + 1 :].strip():
+            continue  # inside a statement
+        found.append((match.start(), match.group(0).strip().rstrip(";").strip()))
+        blanked = blanked[: match.start()] + " " * len(match.group(0)) + blanked[match.end() :]
+    return blanked, found
+
+
+def _line(sql: str, offset: int) -> int:
+    return sql.count("\n", 0, offset) + 1
+
+
+def _shown(text: str) -> str:
+    first = head(text).strip().splitlines()[0].strip()
+    return first if len(first) <= 70 else first[:67] + "…"
+
+
+def _unbracket(sql: str) -> str:
+    """``[name]`` (T-SQL's quoting, which Invantive accepts) as ``name``, or ``"name"`` when it has spaces."""
     try:
-        tokens = Tokenizer().tokenize(sql)
-    except TokenError as exc:
-        raise SQLError(f"Cannot read the SQL: {exc}.") from None
-    parts: list[str] = []
-    start = 0
-    for token in tokens:
-        if token.token_type == TokenType.SEMICOLON:
-            parts.append(sql[start : token.start])
-            start = token.end + 1
-    parts.append(sql[start:])
-    return [p for p in (part.strip() for part in parts) if p and not _only_comments(p)]
-
-
-def _only_comments(text: str) -> bool:
-    stripped = re.sub(r"--[^\n]*|/\*.*?\*/", "", text, flags=re.DOTALL)
-    return not stripped.strip()
+        tokens = Invantive.Tokenizer().tokenize(sql)
+    except TokenError:
+        return sql
+    out, last = [], 0
+    for i, token in enumerate(tokens[:-1]):
+        if token.token_type != TokenType.L_BRACKET:
+            continue
+        closing = next((t for t in tokens[i + 1 :] if t.token_type == TokenType.R_BRACKET), None)
+        if closing is None:
+            break
+        inner = sql[token.end + 1 : closing.start]
+        if not inner.strip() or re.search(r'[\[\]"\n]', inner) or re.fullmatch(r"[\d\s,.\-+]*", inner):
+            continue
+        out.append(sql[last : token.start])
+        out.append(inner.strip() if _SIMPLE_NAME.match(inner.strip()) else f'"{inner}"')
+        last = closing.end + 1
+    out.append(sql[last:])
+    return "".join(out)
 
 
 def _split_alias(table: exp.Table) -> None:
@@ -89,8 +177,8 @@ def _split_alias(table: exp.Table) -> None:
 
 
 def parse_use(text: str) -> UseStatement | None:
-    """A ``use`` statement, or None when ``text`` is not one."""
-    match = _USE.match(text)
+    """A ``use`` statement (comments before it allowed), or None when ``text`` is not one."""
+    match = _USE.match(head(text))
     if not match:
         return None
     rest = match.group("rest")
@@ -123,7 +211,7 @@ def parse_use(text: str) -> UseStatement | None:
 def parse_statement(text: str) -> exp.Expression:
     """One SQL statement as a sqlglot tree, with ``table@alias`` split into table and connection alias."""
     try:
-        tree = sqlglot.parse_one(text, read="oracle")
+        tree = sqlglot.parse_one(_unbracket(text), read=Invantive)
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         description = _MISSING.sub(
@@ -145,10 +233,37 @@ def parse_statement(text: str) -> exp.Expression:
     return cast("exp.Expression", tree)
 
 
-def parse_script(sql: str) -> list[Statement]:
-    """All statements of a script: queries as sqlglot trees, ``use`` statements as UseStatement."""
+def parse_script(sql: str, script: bool = False) -> list[Statement]:
+    """All statements of a script: queries as sqlglot trees, ``use`` statements as UseStatement.
+
+    With ``script``, Invantive's script statements too (see ``exactsql.sql.script``): ``create table`` and
+    ``insert into`` of in-memory tables, ``drop table``, and ``set``/``local`` statements, which are skipped
+    with a message. Without it they are an error; a procedural block (``begin … end``, ``declare …``) is
+    always one, before any statement runs."""
+    from exactsql.sql import script as scripts
+
+    blanked, locals_ = _locals(sql) if script else (sql, [])
+    split = [(o + len(t) - len(head(t)), t, False) for o, t in _parts(blanked)]
     statements: list[Statement] = []
-    for text in split_statements(sql):
+    for offset, text, is_local in sorted([(o, t, True) for o, t in locals_] + split):
+        line = _line(sql, offset)
+        kind = "local" if is_local else head(text).split(None, 1)[0].lower()
+        if kind in ("begin", "declare") and not re.match(r"begin\s+(transaction|work)\b", head(text), re.I):
+            shown = "begin … end" if kind == "begin" else "declare … begin … end"
+            raise SQLError(
+                f"`{shown}` is a procedural block: exactsql does not run procedural blocks. Nothing was run",
+                "Write the block's statements as separate SQL statements.",
+                line,
+                1,
+            )
+        if kind in scripts.KINDS:
+            if not script:
+                raise SQLError(
+                    f"`{_shown(text)}` (line {line}) cannot run here: only queries and `use` can.",
+                    "Run it with `exactsql query` or from Python (DB-API).",
+                )
+            statements.append(scripts.parse(kind, text, line))
+            continue
         use = parse_use(text)
         statements.append(use if use is not None else parse_statement(text))
     if not statements:
@@ -163,37 +278,9 @@ def connection_alias(table: exp.Table) -> str:
 
 # -- DuckDB rewrite ------------------------------------------------------------------------------------
 
-_TO_CHAR_FORMATS = [
-    ("YYYY", "%Y"), ("MONTH", "%B"), ("MON", "%b"), ("MM", "%m"), ("DDD", "%j"), ("DD", "%d"), ("DY", "%a"),
-    ("HH24", "%H"), ("HH12", "%I"), ("HH", "%I"), ("MI", "%M"), ("SS", "%S"), ("YY", "%y"), ("AM", "%p"), ("PM", "%p"),
-]  # fmt: skip
-
-
-_TRUNC_UNITS = {
-    "DD": "day", "DDD": "day", "J": "day", "DAY": "day", "MM": "month", "MON": "month", "MONTH": "month",
-    "RM": "month", "YYYY": "year", "YYY": "year", "YY": "year", "Y": "year", "YEAR": "year", "SYYYY": "year",
-    "Q": "quarter", "HH": "hour", "HH12": "hour", "HH24": "hour", "MI": "minute", "IW": "week", "WW": "week",
-}  # fmt: skip
-
-
-def oracle_format_to_strftime(fmt: str) -> str:
-    """An Oracle date format (``YYYY-MM-DD HH24:MI``) as a strftime format."""
-    out, i = [], 0
-    upper = fmt.upper()
-    while i < len(fmt):
-        for oracle, strf in _TO_CHAR_FORMATS:
-            if upper.startswith(oracle, i):
-                out.append(strf)
-                i += len(oracle)
-                break
-        else:
-            out.append(fmt[i].replace("%", "%%"))
-            i += 1
-    return "".join(out)
-
 
 def now_literals(timezone: str = "Europe/Amsterdam") -> tuple[exp.Expression, exp.Expression]:
-    """``sysdate`` (local time of the connection) and ``sysdateutc`` as timestamp literals."""
+    """``sysdate`` (the wall clock of ``timezone``, Amsterdam by default) and ``sysdateutc`` as literals."""
     from zoneinfo import ZoneInfo
 
     utc = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -207,49 +294,14 @@ def now_literals(timezone: str = "Europe/Amsterdam") -> tuple[exp.Expression, ex
 
 
 def rewrite_functions(
-    tree: exp.Expression, sysdate: exp.Expression, sysdateutc: exp.Expression
+    tree: exp.Expression, sysdate: exp.Expression, sysdateutc: exp.Expression, fold: bool = True
 ) -> exp.Expression:
-    """Replaces sysdate/sysdateutc by literals and Oracle-only functions by their DuckDB forms."""
+    """A copy of ``tree`` with the clock as literals, Oracle's functions and arithmetic as DuckDB macros and,
+    with ``fold``, every constant expression as its value (so that the planner can push it to Exact)."""
+    from exactsql.sql import functions
 
-    def fix(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.DateTrunc) and isinstance(node.args.get("unit"), exp.Literal):
-            unit = _TRUNC_UNITS.get(node.args["unit"].this.upper())
-            if unit is not None:  # Oracle's trunc(d, 'MM') units, as DuckDB's date_trunc('month', d)
-                trunc = exp.Anonymous(
-                    this="date_trunc", expressions=[exp.Literal.string(unit), node.this.copy()]
-                )
-                return exp.cast(trunc, exp.DataType.build("timestamp"))
-        if isinstance(node, exp.StrToTime) and isinstance(node.this, exp.Literal):
-            fmt = node.args.get("format")
-            if isinstance(fmt, exp.Literal) and fmt.this == "%Y-%m-%d %H:%M:%S.%f":  # Oracle's timestamp '…'
-                return exp.cast(node.this.copy(), exp.DataType.build("timestamp"))
-        if isinstance(node, exp.StrToDate):  # Oracle's to_date keeps the time of day
-            return exp.cast(
-                exp.StrToTime(this=node.this.copy(), format=node.args.get("format")),
-                exp.DataType.build("timestamp"),
-            )
-        if isinstance(node, exp.CurrentTimestamp) and node.args.get("sysdate"):
-            return sysdate.copy()
-        if isinstance(node, exp.Column) and not node.table and node.name.lower() in ("sysdate", "sysdateutc"):
-            return (sysdate if node.name.lower() == "sysdate" else sysdateutc).copy()
-        if isinstance(node, exp.ToChar) and node.args.get("format") is not None:
-            fmt = node.args["format"]
-            if isinstance(fmt, exp.Literal):
-                return exp.Anonymous(
-                    this="strftime",
-                    expressions=[node.this, exp.Literal.string(oracle_format_to_strftime(fmt.this))],
-                )
-        if (
-            isinstance(node, exp.Anonymous)
-            and str(node.this).lower() == "trunc"
-            and len(node.expressions) == 1
-        ):
-            return exp.Anonymous(this="exact_trunc", expressions=node.expressions)
-        if type(node).__name__ == "Trunc" and node.args.get("decimals") is None:
-            return exp.Anonymous(this="exact_trunc", expressions=[node.this])
-        return node
-
-    return tree.transform(fix)
+    rewritten = functions.translate(tree.copy(), sysdate, sysdateutc)
+    return functions.fold(rewritten) if fold else rewritten
 
 
 def to_duckdb(tree: exp.Expression) -> str:

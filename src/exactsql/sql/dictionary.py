@@ -1,5 +1,6 @@
 """Dictionary tables answered without the API (but SystemDivisions): SystemTables, SystemTableColumns,
-SystemDivisions, SessionIOs and RateLimits; and the DuckDB macros the dialect relies on."""
+SystemDivisions, SessionIOs and RateLimits; the in-memory tables (``exactsql.sql.memory``) are read the same
+way. And the DuckDB macros the dialect relies on (``exactsql.sql.functions``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pyarrow as pa
 
 from exactsql.api.convert import schema_for
 from exactsql.catalog import Column
+from exactsql.sql import memory
 
 if TYPE_CHECKING:
     from exactsql.sql.engine import Engine
@@ -36,25 +38,40 @@ _COLUMNS: dict[str, list[Column]] = {
 }  # fmt: skip
 
 
+DIVISION_NAMES = ("Name", "Label")
+"""Columns SystemDivisions has beyond Exact's: the division's name (its description), as reports call it."""
+
+
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """Functions the dialect rewrites to (``trunc`` of a date or a number)."""
-    con.execute("CREATE OR REPLACE MACRO exact_trunc(x) AS trunc(x)")
+    """The functions the dialect rewrites to (``ora_trunc``, ``ora_add_months`` …)."""
+    from exactsql.sql import functions
+
+    functions.install(con)
 
 
 def columns(name: str) -> list[Column]:
-    """The columns of a dictionary table."""
+    """The columns of a dictionary table (or of an in-memory table, by its key)."""
     if name == "SystemDivisions":
         from exactsql.catalog import load_catalog
 
         path = load_catalog().table("system/Divisions").paths[0]
-        return [c for c in path.columns if c.edm.startswith("Edm.")]
+        return [c for c in path.columns if c.edm.startswith("Edm.")] + [
+            Column(n, "Edm.String") for n in DIVISION_NAMES
+        ]
+    if memory.is_key(name):
+        return memory.columns(name)
     return _COLUMNS[name]
 
 
 def table(engine: Engine, name: str, alias: str) -> pa.Table:
     """The rows of a dictionary table now."""
     if name == "SystemDivisions":
-        return engine._fetch_divisions(alias)
+        divisions = engine._fetch_divisions(alias)
+        for column in DIVISION_NAMES:
+            divisions = divisions.append_column(column, divisions.column("Description"))
+        return divisions
+    if memory.is_key(name):
+        return memory.rows(name)
     rows: list[dict]
     if name == "SystemTables":
         rows = [

@@ -1,0 +1,207 @@
+"""Statements of Invantive scripts beyond queries and ``use``.
+
+* ``create [or replace] table NAME@inmemorystorage as select …``, ``insert into NAME@inmemorystorage
+  [(columns)] select …`` (or ``values …``) and ``drop table [if exists] NAME@inmemorystorage``: tables that
+  live as long as the engine (``exactsql.sql.memory``).
+* ``set …`` (Invantive's settings) and ``local …`` (its client commands, one line each) are skipped with a
+  message that names them; they cost nothing.
+
+Statements are sqlglot nodes marked in ``meta["script"]`` (so that parameters bind in them as in queries).
+Before anything runs, a ``create`` declares its table with the columns its query will return, so that later
+statements of the script are checked against it; the rows arrive when it runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import duckdb
+from sqlglot import exp
+
+from exactsql.sql import memory
+from exactsql.sql.dialect import SQLError, Statement, connection_alias, parse_statement
+
+if TYPE_CHECKING:
+    from exactsql.sql.engine import Engine, StatementResult
+    from exactsql.sql.plan import Plan
+
+KINDS = ("local", "set", "create", "insert", "drop")
+_SKIPPED = {
+    "set": "exactsql does not carry out `set` statements (Invantive's settings); the statements after it run",
+    "local": "exactsql does not carry out `local` statements (Invantive's client commands); the statements "
+    "after it run",
+}
+
+
+@dataclass
+class CreateTable:
+    """``create [or replace] table NAME@inmemorystorage as QUERY``."""
+
+    name: str
+    replace: bool
+    query: exp.Expression
+
+
+@dataclass
+class InsertInto:
+    """``insert into NAME@inmemorystorage [(COLUMNS)] QUERY``."""
+
+    name: str
+    columns: list[str] | None
+    query: exp.Expression
+
+
+@dataclass
+class DropTable:
+    """``drop table [if exists] NAME@inmemorystorage``."""
+
+    name: str
+    if_exists: bool
+
+
+@dataclass
+class Skipped:
+    """A ``set`` or ``local`` statement, not carried out."""
+
+    text: str
+    line: int
+    message: str
+
+
+ScriptStatement = CreateTable | InsertInto | DropTable | Skipped
+
+
+def _target(table: exp.Expression | None, text: str, line: int) -> str:
+    """The name of an in-memory target table; SQLError for any other target."""
+    if isinstance(table, exp.Schema):
+        table = table.this
+    if not isinstance(table, exp.Table) or table.db or table.catalog:
+        raise SQLError(
+            f"`{text}` (line {line}) names no table.", "e.g. create table totals@inmemorystorage as …"
+        )
+    if connection_alias(table) != memory.ALIAS:
+        raise SQLError(
+            f"`{text}` (line {line}): tables can be created and changed in inmemorystorage only "
+            f"({table.name}@{memory.ALIAS}); {table.name}@{connection_alias(table)} is read-only here.",
+            "Write to a replica with `exactsql replicate`, or keep the table for the run: NAME@inmemorystorage.",
+        )
+    return table.name
+
+
+def _query(node: exp.Expression | None, text: str, line: int) -> exp.Expression:
+    if isinstance(node, exp.Values):
+        node.set("alias", exp.TableAlias(this=exp.to_identifier("v")))
+        return exp.select("*").from_(node)
+    if not isinstance(node, exp.Query):
+        raise SQLError(f"`{text}` (line {line}) needs a query: … as select ….", "Add `as select …`.")
+    return node
+
+
+def parse(kind: str, text: str, line: int) -> exp.Expression:
+    """The node of a script statement of ``kind`` (one of KINDS) written as ``text`` at ``line``."""
+    shown = " ".join(text.split())
+    shown = shown if len(shown) <= 70 else shown[:67] + "…"
+    if kind in _SKIPPED:
+        node: exp.Expression = exp.Command(this=kind.upper(), expression=exp.Literal.string(text.strip()))
+        node.meta.update(
+            script=kind, line=line, message=f"Skipped `{shown}` (line {line}): {_SKIPPED[kind]}."
+        )
+        return node
+    node = parse_statement(text)
+    if isinstance(node, exp.Create) and str(node.args.get("kind", "")).upper() == "TABLE":
+        _target(node.this, shown, line)
+        _query(node.expression, shown, line)
+    elif isinstance(node, exp.Insert):
+        _target(node.this, shown, line)
+        node.set("expression", _query(node.expression, shown, line))
+    elif isinstance(node, exp.Drop) and str(node.args.get("kind", "")).upper() == "TABLE":
+        tables = node.args.get("tables") or [node.this]
+        if len(tables) != 1:
+            raise SQLError(f"`{shown}` (line {line}): drop one table at a time.")
+        _target(tables[0], shown, line)
+    else:
+        raise SQLError(
+            f"`{shown}` (line {line}) is not supported.",
+            "exactsql runs queries, use, create/insert/drop of NAME@inmemorystorage tables; it skips set and local.",
+        )
+    node.meta.update(script=kind, line=line)
+    return node
+
+
+def view(node: object) -> ScriptStatement | None:
+    """What a script statement's node says, or None when ``node`` is not one."""
+    if not isinstance(node, exp.Expression) or "script" not in node.meta:
+        return None
+    if isinstance(node, exp.Command):
+        return Skipped(str(node.expression.this), node.meta["line"], node.meta["message"])
+    if isinstance(node, exp.Create):
+        return CreateTable(_target(node.this, "", 0), bool(node.args.get("replace")), node.expression)
+    if isinstance(node, exp.Insert):
+        into = node.this
+        columns = [c.name for c in into.expressions] if isinstance(into, exp.Schema) else None
+        return InsertInto(_target(into, "", 0), columns, node.expression)
+    assert isinstance(node, exp.Drop)
+    tables = node.args.get("tables") or [node.this]
+    return DropTable(_target(tables[0], "", 0), bool(node.args.get("exists")))
+
+
+def _storage(engine: Engine) -> memory.InMemoryStorage:
+    return engine.resolver.memory
+
+
+def _empty_result(columns: list[tuple[str, str]]) -> duckdb.DuckDBPyRelation:
+    con = duckdb.connect()
+    select = ", ".join(f'CAST(NULL AS {t}) AS "{n.replace(chr(34), chr(34) * 2)}"' for n, t in columns)
+    return con.sql(f"SELECT {select or '1 AS x'} LIMIT 0")
+
+
+def check(engine: Engine, node: Statement) -> None:
+    """Checks a script statement before anything runs (no API call); a ``create`` declares its table."""
+    statement = view(node)
+    if isinstance(statement, CreateTable | InsertInto):
+        columns = engine._preflight(engine.plan(statement.query, engine._local_scope(), check=False))
+        storage = _storage(engine)
+        if isinstance(statement, CreateTable):
+            storage.declare(statement.name, _empty_result(columns).to_arrow_table(), statement.replace)
+        else:
+            storage.check_insert(statement.name, len(columns), statement.columns)
+    elif isinstance(statement, DropTable) and not statement.if_exists:
+        _storage(engine).check_exists(statement.name)
+
+
+def execute(engine: Engine, node: Statement) -> StatementResult:
+    """Carries out a script statement."""
+    from exactsql.sql.engine import StatementResult
+
+    statement = view(node)
+    assert isinstance(node, exp.Expression)
+    storage = _storage(engine)
+    target = f"{getattr(statement, 'name', '')}@{memory.ALIAS}"
+    if isinstance(statement, Skipped):
+        return StatementResult(statement.text, None, message=statement.message)
+    if isinstance(statement, DropTable):
+        dropped = storage.drop(statement.name, statement.if_exists)
+        return StatementResult(node.sql(), None, message=f"Dropped {target}." if dropped else f"No {target}.")
+    assert isinstance(statement, CreateTable | InsertInto)
+    result = engine._run_query(statement.query)
+    assert result.table is not None
+    if isinstance(statement, CreateTable):
+        rows = storage.create(statement.name, result.table, statement.replace)
+        message = f"Created {target}: {rows} row(s)."
+    else:
+        rows = storage.insert(statement.name, result.table, statement.columns)
+        message = f"Inserted {rows} row(s) into {target}."
+    return StatementResult(node.sql(), None, result.plan, result.ios, message)
+
+
+def explain(engine: Engine, node: Statement) -> tuple[Plan | None, str]:
+    """The plan of a script statement's query (None when it has none) and what the statement does."""
+    statement = view(node)
+    if isinstance(statement, Skipped):
+        return None, statement.message
+    if isinstance(statement, DropTable):
+        return None, f"drops {statement.name}@{memory.ALIAS}"
+    assert isinstance(statement, CreateTable | InsertInto)
+    verb = "creates" if isinstance(statement, CreateTable) else "inserts into"
+    return engine.plan(statement.query), f"{verb} {statement.name}@{memory.ALIAS} the rows of:"
