@@ -24,6 +24,7 @@ INFO = "isc"
 OWNER_OID = 10
 NAMESPACE_OIDS = {"pg_catalog": 11, "public": 2200, "information_schema": 13000}
 FIRST_OID = 16384
+ARRAY_RECV = 2400  # pg_proc's array_recv: clients tell arrays by their receive function
 
 _PG_TABLES = {
     "pg_namespace": "oid oid, nspname text, nspowner oid, nspacl text",
@@ -262,10 +263,12 @@ class Introspection:
         _insert(con, f"{PG}.pg_description", _PG_TABLES["pg_description"], descriptions)
         types = []
         for pg in TYPES.values():
-            types.append(_type_row(pg.oid, pg.name, pg.size, pg.category, 0, pg.array_oid, "b"))
+            kind = "p" if pg.category == "P" else "b"
+            types.append(_type_row(pg.oid, pg.name, pg.size, pg.category, 0, pg.array_oid, kind, 0))
             if pg.array_oid:
-                types.append(_type_row(pg.array_oid, "_" + pg.name, -1, "A", pg.oid, 0, "b"))
+                types.append(_type_row(pg.array_oid, "_" + pg.name, -1, "A", pg.oid, 0, "b", ARRAY_RECV))
         _insert(con, f"{PG}.pg_type", _PG_TABLES["pg_type"], types)
+        _insert(con, f"{PG}.pg_proc", _PG_TABLES["pg_proc"], [(ARRAY_RECV, "array_recv", 11, OWNER_OID, 12)])
         _insert(con, f"{PG}.pg_database", _PG_TABLES["pg_database"],
                 [(1, self.database, OWNER_OID, 6, "c", False, True, -1, 0, 0, 0, 1663, "C.UTF-8", "C.UTF-8")])  # fmt: skip
         _insert(con, f"{PG}.pg_am", _PG_TABLES["pg_am"], [(2, "heap", 0, "t"), (403, "btree", 0, "i")])
@@ -311,9 +314,11 @@ class Introspection:
             cursor.close()
 
 
-def _type_row(oid: int, name: str, size: int, category: str, elem: int, array: int, kind: str) -> tuple:
+def _type_row(
+    oid: int, name: str, size: int, category: str, elem: int, array: int, kind: str, receive: int
+) -> tuple:
     return (oid, name, 11, OWNER_OID, size, size in (1, 2, 4, 8), kind, category, False, True, ",", 0,
-            0, elem, array, 0, 0, 0, 0, 0, 0, 0, "i", "p", False, 0, -1, 0, 100 if category == "S" else 0)  # fmt: skip
+            0, elem, array, 0, 0, receive, 0, 0, 0, 0, "i", "p", False, 0, -1, 0, 100 if category == "S" else 0)  # fmt: skip
 
 
 def _information_schema(con: duckdb.DuckDBPyConnection, database: str) -> None:

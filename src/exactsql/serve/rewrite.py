@@ -118,9 +118,13 @@ _MACROS = {
     ),
     "regnamespace_name": ("o", f"(SELECT map_ns FROM {PG}.exactsql_maps)[o]"),
     "pg_collation_is_visible": ("o", "true"),
-    "pg_get_keywords": ("", "NULL"),
     "to_regclass": ("s", "pgx_regclass_oid(s)"),
     "to_regtype": ("s", "pgx_regtype_oid(s)"),
+}
+#: Set-returning functions defined as DuckDB table macros.
+_TABLE_MACROS = {
+    "pg_get_keywords": "SELECT NULL::VARCHAR AS word, NULL::VARCHAR AS catcode, NULL::VARCHAR AS barelabel, "
+    "NULL::VARCHAR AS catdesc, NULL::VARCHAR AS baredesc WHERE false",
 }
 #: Functions DuckDB has under another name.
 _RENAMED = {"json_build_object": "json_object", "json_agg": "json_group_array", "to_json": "to_json"}
@@ -187,6 +191,8 @@ def install_functions(con: duckdb.DuckDBPyConnection, introspection: Introspecti
     )
     for name, (params, body) in _MACROS.items():
         con.execute(f"CREATE MACRO pgx_{name}({params}) AS {body}")
+    for name, body in _TABLE_MACROS.items():
+        con.execute(f"CREATE MACRO pgx_{name}() AS TABLE {body}")
 
 
 def _search_path(context: Context) -> list[str]:
@@ -217,6 +223,8 @@ _CLASS_FUNCTIONS = {
     "CurrentCatalog": "current_catalog",
     "SessionUser": "session_user",
     "CurrentRole": "current_role",
+    "GroupConcat": "string_agg",
+    "ArrayAgg": "array_agg",
 }
 
 
@@ -265,7 +273,7 @@ def rewrite(tree: exp.Expr, context: Context) -> str:
             args = [a for a in node.args.values() if isinstance(a, exp.Expr)]
         if name in _SESSION_FUNCTIONS:
             return _SESSION_FUNCTIONS[name](context, args)
-        if name in _MACROS:
+        if name in _MACROS or name in _TABLE_MACROS:
             return exp.Anonymous(this=f"pgx_{name}", expressions=args)
         if name in _RENAMED and isinstance(node, exp.Anonymous):
             return exp.Anonymous(this=_RENAMED[name], expressions=args)

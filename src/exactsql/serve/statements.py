@@ -55,7 +55,14 @@ _DENIED_FUNCTION = re.compile(
     r"current_setting_duckdb|enable_\w+|install_extension|load_extension|http_\w+|system)$",
     re.IGNORECASE,
 )
-_TABLE_FUNCTIONS = {"generate_series", "exploding_generate_series", "unnest", "generate_subscripts", "range"}
+_TABLE_FUNCTIONS = {
+    "generate_series",
+    "exploding_generate_series",
+    "unnest",
+    "generate_subscripts",
+    "range",
+    "pg_get_keywords",
+}
 _WORD = re.compile(r"[A-Za-z_]+|\(")
 
 
