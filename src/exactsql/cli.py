@@ -17,9 +17,31 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: no type labels on flags
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 console = Console()
 err = Console(stderr=True)
+#: SQL may start with ``--`` (a comment): an unknown "option" is taken as the SQL argument.
+SQL_COMMAND = {"ignore_unknown_options": True}
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from exactsql import __version__
+
+        console.print(f"exactsql {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Show the version and exit.", is_eager=True, callback=_show_version),
+    ] = False,
+) -> None:
+    """SQL over Exact Online, within its API limits by construction; with a faithful local sandbox."""
 
 
 class Size(StrEnum):
@@ -40,8 +62,8 @@ def _register() -> None:
     app.command()(cc.status)
     from exactsql import cli_sql
 
-    app.command()(cli_sql.query)
-    app.command()(cli_sql.explain)
+    app.command(context_settings=SQL_COMMAND)(cli_sql.query)
+    app.command(context_settings=SQL_COMMAND)(cli_sql.explain)
     from exactsql import cli_replicate
 
     app.command()(cli_replicate.replicate)

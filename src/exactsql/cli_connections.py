@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from exactsql.api import credentials
+from exactsql.cli_sql import default_connection
 from exactsql.config import SANDBOX_NAME, Config, Connection, base_url_for, redirect_uri_problem, secret_box
 from exactsql.config import home as config_home
 from exactsql.connect import open_session
@@ -26,8 +27,6 @@ err = Console(stderr=True)
 connection_app = typer.Typer(
     help="Add, list and remove connections (registered Exact Online apps).", no_args_is_help=True
 )
-
-ConnectionOption = Annotated[str, typer.Option("--connection", "-c", help="The connection to use.")]
 
 
 def _show_wait(seconds: float, what: str) -> None:
@@ -173,10 +172,13 @@ def login(
 
 
 def keepalive(
-    name: Annotated[str, typer.Argument(help="The connection to keep alive.")] = SANDBOX_NAME,
+    name: Annotated[
+        str | None,
+        typer.Argument(help="The connection to keep alive (default: eol, the only one, or the sandbox)."),
+    ] = None,
 ) -> None:
     """Spend one budgeted refresh so the refresh token does not expire after 30 idle days."""
-    chain = open_session(name).keepalive()
+    chain = open_session(name or default_connection(Config.load())).keepalive()
     console.print(
         f"Refreshed; the refresh token is good for another {chain.lifetime * 3600 * 24 / 600 / 86400 * 30:.0f} days of idleness."
     )
@@ -184,7 +186,12 @@ def keepalive(
 
 def api(
     path: Annotated[str, typer.Argument(help="e.g. current/Me, crm/Accounts, or a full __next URL.")],
-    connection: ConnectionOption = SANDBOX_NAME,
+    connection: Annotated[
+        str | None,
+        typer.Option(
+            "--connection", "-c", help="The connection to use (default: eol, the only one, or the sandbox)."
+        ),
+    ] = None,
     division: Annotated[
         int | None,
         typer.Option(
@@ -201,7 +208,7 @@ def api(
     """Make one raw GET (or follow its pages) within every budget, and print the JSON."""
     if not path.strip(" /"):
         raise ConfigError("The path is empty.", "e.g. exactsql api current/Me, or crm/Accounts -q '$top=5'.")
-    session = open_session(connection)
+    session = open_session(connection or default_connection(Config.load()))
     client = session.client(_show_wait)
     params = {}
     for item in query or []:
@@ -223,10 +230,13 @@ def api(
 
 
 def status(
-    name: Annotated[str, typer.Argument(help="The connection.")] = SANDBOX_NAME,
+    name: Annotated[
+        str | None, typer.Argument(help="The connection (default: eol, the only one, or the sandbox).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the token chain, today's token calls, the rate windows and the error budgets in use."""
+    name = name or default_connection(Config.load())
     info = open_session(name).status()
     if as_json:
         emit(orjson.dumps(info, option=orjson.OPT_INDENT_2) + b"\n")

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from exactsql.config import SANDBOX_NAME, Config
@@ -20,26 +21,39 @@ console = Console()
 err = Console(stderr=True)
 
 SqlArgument = Annotated[
-    str, typer.Argument(help="The SQL, '@file.sql' to read a file, or '-' for standard input.")
+    str, typer.Argument(metavar="SQL", help="The SQL, '@file.sql' to read a file, or '-' for standard input.")
 ]
 ConnectionOption = Annotated[
     str | None,
     typer.Option(
-        "--connection", "-c", help="The connection for alias 'eol' (default: the only one, or the sandbox)."
+        "--connection",
+        "-c",
+        metavar="NAME",
+        help="The connection for alias 'eol' (default: eol, the only one, or the sandbox).",
     ),
 ]
 AliasOption = Annotated[
-    list[str] | None, typer.Option("--alias", help="More connections as ALIAS=CONNECTION, for table@ALIAS.")
+    list[str] | None,
+    typer.Option(
+        "--alias", metavar="ALIAS=CONNECTION", help="More connections, for table@ALIAS (repeatable)."
+    ),
 ]
 
 
 def _sql_text(sql: str) -> str:
     """The SQL of the argument: itself, a file (``@file.sql``) or standard input (``-``); never empty."""
     if sql == "-":
-        text, origin = sys.stdin.read(), "standard input"
+        try:
+            text, origin = sys.stdin.buffer.read().decode("utf-8"), "standard input"
+        except UnicodeDecodeError:
+            raise ConfigError("Standard input is not UTF-8 text.", "Give the SQL as UTF-8.") from None
     elif sql.startswith("@"):
         path = Path(sql[1:])
         origin = str(path)
+        if not sql[1:].strip():
+            raise ConfigError("@ names no file.", "Give @FILE of an existing SQL file, e.g. @report.sql.")
+        if path.is_dir():
+            raise ConfigError(f"{path} is a directory.", "Give @FILE of a SQL file, not a directory.")
         if not path.exists():
             raise ConfigError(
                 f"There is no file {path}.", "Give the SQL itself, @FILE of an existing file, or -."
@@ -52,11 +66,27 @@ def _sql_text(sql: str) -> str:
             raise FileError.from_os_error(exc, "read the SQL file", path) from None
     else:
         text, origin = sql, "the argument"
+        if sql.startswith("--") and not any(ch.isspace() for ch in sql):
+            raise ConfigError(f"No such option: {sql}.", "`exactsql query -h` lists the options.")
     if not text.strip(" \t\r\n;"):
         raise ConfigError(
             f"There is no SQL in {origin}.", 'e.g. exactsql query "select code from glaccounts".'
         )
     return text
+
+
+def _params(items: list[str] | None) -> dict[str, str]:
+    """``--param NAME=VALUE`` options as a mapping (values are text; SQL casts them where it compares)."""
+    params: dict[str, str] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        name = name.strip().lstrip(":")
+        if not sep or not name or not name.replace("_", "a").isalnum():
+            raise ConfigError(
+                f"--param {item!r} is not NAME=VALUE.", "e.g. --param code=1000 for :code in the SQL."
+            )
+        params[name.lower()] = value
+    return params
 
 
 def _check_numbers(max_calls: int | None, cache_max_age: float | None) -> None:
@@ -117,6 +147,7 @@ def _engine(  # type: ignore[no-untyped-def]
     aliases: list[str] | None,
     cache_max_age: float | None,
     progress: FetchProgress | None = None,
+    file_access: bool = False,
 ):
     from exactsql.connect import open_session
     from exactsql.sql.engine import Engine
@@ -136,82 +167,129 @@ def _engine(  # type: ignore[no-untyped-def]
         err.print(f"[dim]waiting {seconds:.1f} s for {what}…[/]")
 
     on_page = progress.page if progress is not None else None
-    return Engine(sessions, cache_max_age=cache_max_age, on_wait=show_wait, on_page=on_page)
+    return Engine(
+        sessions, cache_max_age=cache_max_age, on_wait=show_wait, on_page=on_page, file_access=file_access
+    )
+
+
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option("--param", "-p", metavar="NAME=VALUE", help="A value for :NAME in the SQL (repeatable)."),
+]
+FileAccessOption = Annotated[
+    bool,
+    typer.Option("--file-access", help="Let the SQL read local files and URLs (DuckDB's read_csv …)."),
+]
 
 
 def query(
     sql: SqlArgument,
     connection: ConnectionOption = None,
     alias: AliasOption = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json, parquet or xlsx.")] = "table",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="FORMAT",
+            help="table, csv, json, parquet or xlsx (default: -o's extension).",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write to this file (.csv, .json, …)."),
+    ] = None,
+    param: ParamOption = None,
     max_calls: Annotated[
-        int | None, typer.Option(help="Refuse a statement whose plan needs more API calls.")
+        int | None,
+        typer.Option(metavar="N", help="Stop before API call N+1 (current/Me and the division list count)."),
     ] = None,
     cache_max_age: Annotated[
-        float | None, typer.Option(help="Serve repeated fetches younger than this (seconds).")
+        float | None, typer.Option(metavar="SECONDS", help="Serve repeated fetches younger than this.")
     ] = None,
     replica: Annotated[
         str | None,
-        typer.Option(help="Answer from a replica (sqlite:///…, duckdb:///…, postgresql://…): no API calls."),
+        typer.Option(
+            metavar="URL",
+            help="Answer from a replica (sqlite:///…, duckdb:///…, postgresql://…): no API calls.",
+        ),
     ] = None,
+    file_access: FileAccessOption = False,
 ) -> None:
     """Run SQL on Exact Online (several statements: the last one's result is written)."""
     from exactsql.sql import output as out
 
-    if fmt not in out.FORMATS:
-        raise ConfigError(f"Unknown format {fmt!r}.", f"Use one of {', '.join(out.FORMATS)}.")
+    fmt = out.format_for(output, fmt)
     if fmt in ("parquet", "xlsx") and output is None:
         raise ConfigError(f"--format {fmt} writes a file.", "Give it with -o FILE.")
     out.check_output(output, fmt)
     _check_numbers(max_calls, cache_max_age)
+    params = _params(param)
     text = _sql_text(sql)
     if replica is not None:
-        from exactsql.replicate.query import ReplicaEngine
+        from exactsql.dbapi import ReplicaRunner
 
-        with ReplicaEngine(replica) as replica_engine:
-            answers = replica_engine.run(text)
+        runner = ReplicaRunner(replica, file_access)
+        try:
+            answers = runner.run(text, None, params or None)
+        finally:
+            runner.close()
         if answers[-1].table is not None:
             out.write(answers[-1].table, fmt, output, console)
         err.print("[dim]answered from the replica: 0 API calls[/]")
         return
     progress = FetchProgress()
-    engine = _engine(connection, alias, cache_max_age, progress)
+    engine = _engine(connection, alias, cache_max_age, progress, file_access)
     started = time.perf_counter()
     with progress.bar:
-        results = engine.run(text, max_calls)
+        results = engine.run(text, max_calls, params, strict_params=True)
     for result in results[:-1]:
         if result.message:
-            err.print(f"[dim]{result.message}[/]")
+            err.print(f"[dim]{escape(result.message)}[/]")
     last = results[-1]
     if last.table is None:
-        console.print(last.message)
+        console.print(escape(last.message))
         return
     out.write(last.table, fmt, output, console)
     calls = sum(c.calls for c in engine.clients.values())
     err.print(f"[dim]{calls} API call(s), {time.perf_counter() - started:.2f} s[/]")
 
 
+_WHY = {"current/Me": "who the user is, the current division", "system/Divisions": "the divisions of use"}
+
+
 def explain(
     sql: SqlArgument,
     connection: ConnectionOption = None,
     alias: AliasOption = None,
+    param: ParamOption = None,
+    file_access: FileAccessOption = False,
 ) -> None:
-    """Show, per table reference, the endpoint, $filter, $select, divisions and estimated calls; and the DuckDB SQL."""
-    from exactsql.sql.dialect import UseStatement, parse_script, to_duckdb
+    """Show every API call the SQL will make: per table reference the endpoint, $filter, $select,
+    divisions and estimated calls; the calls to learn the user and the divisions; and the DuckDB SQL."""
+    from exactsql.sql.dialect import UseStatement, to_duckdb
 
     text = _sql_text(sql)
-    engine = _engine(connection, alias, None)
-    for statement in parse_script(text):
-        if isinstance(statement, UseStatement):
-            console.print(f"[bold]use[/]: {engine._use(statement)}")
+    engine = _engine(connection, alias, None, file_access=file_access)
+    total, open_ended = 0, False
+    for item in engine.explain(text, _params(param) or None):
+        for io in item.setup:
+            why = _WHY.get(io.endpoint, f"for {io.relation}")
+            if io.endpoint == "system/Divisions" and isinstance(item.statement, UseStatement):
+                why = "the divisions of use all" if item.statement.all_divisions else "the codes of use"
+            console.print(f"[bold]{escape(io.endpoint)}[/]  {io.calls} call{'s' * (io.calls != 1)} ({why})")
+            total += io.calls
+        if item.plan is None:
+            console.print(f"[bold]use[/]: {escape(item.message)}")
             continue
-        plan = engine.plan(statement)
-        total, open_ended = 0, False
-        for spec in plan.fetches:
-            console.print(f"[bold]{spec.ref.display}[/]  as {spec.name}")
+        for spec in item.plan.fetches:
+            console.print(f"[bold]{escape(spec.ref.display)}[/]  as {spec.name}")
             if spec.path is None:
-                console.print("  answered locally, no API call")
+                if spec.ref.dictionary == "SystemDivisions":
+                    console.print("  1 call (system/Divisions)")
+                    total += 1
+                else:
+                    console.print("  answered locally, no API call")
                 continue
             divisions = spec.divisions or []
             remaining = _day_remaining(engine, spec.ref.alias, divisions)
@@ -236,9 +314,9 @@ def explain(
             ]
             rows += [("note", note) for note in spec.notes]
             for label, value in rows:
-                console.print(f"  {label:<10} {value}", soft_wrap=True)
-        console.print(f"[bold]estimated calls[/]: {'at least ' if open_ended else ''}{total}")
-        console.print("[bold]DuckDB[/]: " + to_duckdb(plan.tree), soft_wrap=True)
+                console.print(f"  {label:<10} {escape(value)}", soft_wrap=True)
+        console.print("[bold]DuckDB[/]: " + escape(to_duckdb(item.plan.tree)), soft_wrap=True)
+    console.print(f"[bold]estimated calls[/]: {'at least ' if open_ended else ''}{total}")
 
 
 def _day_remaining(engine, alias: str, divisions: list[int]) -> int:  # type: ignore[no-untyped-def]

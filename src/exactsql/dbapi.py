@@ -1,21 +1,38 @@
-"""DB-API 2.0 over the SQL engine: ``exactsql.connect()``, cursors, ``fetch*``, ``description``; plus Arrow."""
+"""DB-API 2.0 over the SQL engine: ``exactsql.connect()``, cursors, ``fetch*``, ``description``; plus Arrow.
+
+Parameters: ``:name`` placeholders with a mapping (``paramstyle = "named"``) and ``?`` placeholders with a
+sequence (qmark) both work; values become typed literals, never SQL text. ``connect(replica=URL)`` answers
+from a replica without any API call.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
 from exactsql.errors import ExactSQLError
 
+if TYPE_CHECKING:
+    from exactsql.sql.engine import StatementResult
+    from exactsql.sql.params import Params
+
 apilevel = "2.0"
 threadsafety = 1
-paramstyle = "qmark"
+paramstyle = "named"
 
 
 class Error(Exception):
     """DB-API base error."""
+
+
+class Warning(Exception):  # the name PEP 249 gives it
+    """DB-API warning (never raised)."""
+
+
+class InterfaceError(Error):
+    """A misuse of the DB-API itself (a closed cursor)."""
 
 
 class DatabaseError(Error):
@@ -24,6 +41,30 @@ class DatabaseError(Error):
 
 class ProgrammingError(DatabaseError):
     """A statement that cannot run as written."""
+
+
+class OperationalError(DatabaseError):
+    """Exact Online or the replica could not answer."""
+
+
+class NotSupportedError(DatabaseError):
+    """Something exactsql does not do (transactions: it only reads)."""
+
+
+class Runner(Protocol):
+    """What a connection runs statements on: the engine, or a replica."""
+
+    def run(self, sql: str, max_calls: int | None, params: Params) -> list[StatementResult]: ...
+
+    def close(self) -> None: ...
+
+
+def rows_of(table: pa.Table) -> list[tuple]:
+    """The rows of ``table`` as tuples, every column kept (same-named ones too)."""
+    columns = [column.to_pylist() for column in table.columns]
+    if not columns:
+        return [() for _ in range(table.num_rows)]
+    return list(zip(*columns, strict=True))
 
 
 class Cursor:
@@ -45,19 +86,24 @@ class Cursor:
             return None
         return [(f.name, str(f.type), None, None, None, None, None) for f in self._table.schema]
 
-    def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> Cursor:
-        """Runs ``sql`` (several statements allowed; the last result is kept)."""
-        if parameters:
-            raise ProgrammingError("Parameters are not supported yet; put literals in the SQL.")
+    def execute(self, sql: str, parameters: Mapping[str, Any] | Sequence[Any] | None = None) -> Cursor:
+        """Runs ``sql`` (several statements allowed; the last result is kept) with ``parameters``: a mapping
+        for ``:name`` placeholders or a sequence for ``?`` placeholders."""
         try:
-            results = self.connection.engine.run(sql, self.connection.max_calls)
+            results = self.connection.runner.run(sql, self.connection.max_calls, parameters)
         except ExactSQLError as exc:
             raise ProgrammingError(str(exc)) from exc
         last = results[-1]
         self._table = last.table
-        self._rows = [tuple(r.values()) for r in last.table.to_pylist()] if last.table is not None else []
+        self._rows = rows_of(last.table) if last.table is not None else []
         self._pos = 0
         self.rowcount = len(self._rows)
+        return self
+
+    def executemany(self, sql: str, seq_of_parameters: Iterable[Mapping[str, Any] | Sequence[Any]]) -> Cursor:
+        """Runs ``sql`` once per set of parameters; the last result is kept."""
+        for parameters in seq_of_parameters:
+            self.execute(sql, parameters)
         return self
 
     def fetchone(self) -> tuple | None:
@@ -81,6 +127,12 @@ class Cursor:
         self._pos = len(self._rows)
         return rows
 
+    def setinputsizes(self, sizes: object) -> None:
+        """Nothing to prepare."""
+
+    def setoutputsize(self, size: object, column: object = None) -> None:
+        """Nothing to prepare."""
+
     def arrow(self) -> pa.Table:
         """The last result as an Arrow table."""
         if self._table is None:
@@ -88,11 +140,11 @@ class Cursor:
         return self._table
 
     def df(self) -> Any:
-        """The last result as a pandas DataFrame (needs pandas)."""
+        """The last result as a pandas DataFrame (needs the ``pandas`` extra: pip install 'exactsql[pandas]')."""
         try:
             return self.arrow().to_pandas()
         except ImportError:
-            raise ProgrammingError("`.df()` needs pandas: pip install pandas.") from None
+            raise ProgrammingError("`.df()` needs pandas: pip install 'exactsql[pandas]'.") from None
 
     def close(self) -> None:
         """Forgets the result."""
@@ -109,27 +161,32 @@ class Cursor:
 
 
 class Connection:
-    """A DB-API connection: one SQL engine over one or more Exact Online connections."""
+    """A DB-API connection: one SQL engine over one or more Exact Online connections, or over a replica."""
 
-    def __init__(self, engine: Any, max_calls: int | None) -> None:
-        self.engine = engine
+    def __init__(self, runner: Runner, max_calls: int | None) -> None:
+        self.runner = runner
         self.max_calls = max_calls
+
+    @property
+    def engine(self) -> Any:
+        """The engine statements run on (an ``Engine``, or the replica's)."""
+        return getattr(self.runner, "engine", self.runner)
 
     def cursor(self) -> Cursor:
         """A new cursor."""
         return Cursor(self)
 
-    def execute(self, sql: str) -> Cursor:
+    def execute(self, sql: str, parameters: Mapping[str, Any] | Sequence[Any] | None = None) -> Cursor:
         """Shortcut: a new cursor that has run ``sql``."""
-        return self.cursor().execute(sql)
+        return self.cursor().execute(sql, parameters)
 
-    def arrow(self, sql: str) -> pa.Table:
+    def arrow(self, sql: str, parameters: Mapping[str, Any] | Sequence[Any] | None = None) -> pa.Table:
         """The result of ``sql`` as Arrow."""
-        return self.execute(sql).arrow()
+        return self.execute(sql, parameters).arrow()
 
-    def df(self, sql: str) -> Any:
+    def df(self, sql: str, parameters: Mapping[str, Any] | Sequence[Any] | None = None) -> Any:
         """The result of ``sql`` as a pandas DataFrame."""
-        return self.execute(sql).df()
+        return self.execute(sql, parameters).df()
 
     def commit(self) -> None:
         """Nothing to commit: reads only."""
@@ -138,8 +195,8 @@ class Connection:
         """Nothing to roll back: reads only."""
 
     def close(self) -> None:
-        """Closes the engine's DuckDB connection."""
-        self.engine.duck.close()
+        """Releases the engine (or the replica)."""
+        self.runner.close()
 
     def __enter__(self) -> Connection:
         return self
@@ -148,22 +205,86 @@ class Connection:
         self.close()
 
 
+class _Live:
+    """Statements on Exact Online through the engine."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+
+    def run(self, sql: str, max_calls: int | None, params: Params) -> list[StatementResult]:
+        return list(self.engine.run(sql, max_calls, params))
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+class ReplicaRunner:
+    """Statements on a replica (``exactsql query --replica``, ``connect(replica=…)``): no API call; its
+    DuckDB connection has no file or network access beyond the replica itself."""
+
+    def __init__(self, url: str, file_access: bool = False) -> None:
+        from exactsql.replicate.query import ReplicaEngine
+        from exactsql.sql import types
+
+        self.engine = ReplicaEngine(url)
+        self.file_access = file_access
+        if not file_access:
+            try:
+                types.lock(self.engine.duck)
+            except BaseException:
+                self.engine.close()
+                raise
+
+    def run(self, sql: str, max_calls: int | None = None, params: Params = None) -> list[StatementResult]:
+        """Runs every statement of ``sql`` with ``params`` bound (see ``exactsql.sql.params``)."""
+        from exactsql.sql import reach
+        from exactsql.sql.dialect import UseStatement, parse_script
+        from exactsql.sql.engine import StatementResult
+        from exactsql.sql.params import bind
+
+        statements = bind(parse_script(sql), params).statements
+        for statement in statements:
+            tree = statement.query if isinstance(statement, UseStatement) else statement
+            if tree is not None:
+                reach.check(tree, self.file_access)
+        if params is None:
+            return list(self.engine.run(sql))
+        self.engine._source = sql  # the replica engine runs parsed statements as its run() does
+        return [
+            StatementResult("use", None, message=self.engine._use(s))
+            if isinstance(s, UseStatement)
+            else self.engine._query(s)
+            for s in statements
+        ]
+
+    def close(self) -> None:
+        self.engine.close()
+
+
 def connect(
     connection: str = "sandbox",
     aliases: Mapping[str, str] | None = None,
     max_calls: int | None = None,
     cache_max_age: float | None = None,
+    replica: str | None = None,
+    file_access: bool = False,
 ) -> Connection:
-    """A DB-API connection running SQL on connection ``connection`` (alias ``eol``).
+    """A DB-API connection running SQL on connection ``connection`` (alias ``eol``), or on a replica.
 
     Args:
         aliases: more connections by alias, e.g. ``{"prod": "eol-prod"}`` for ``table@prod``.
-        max_calls: refuse statements whose plan needs more API calls than this.
+        max_calls: the most API calls one ``execute`` may make; it stops before the next one.
         cache_max_age: serve a repeated fetch from memory while it is younger than this (seconds).
+        replica: a replica's URL (``sqlite:///books.db``, ``duckdb:///…``, ``postgresql://…``): statements are
+            answered from it, with no API call.
+        file_access: let statements read local files and URLs (DuckDB's ``read_csv`` …); off by default.
     """
+    if replica is not None:
+        return Connection(ReplicaRunner(replica, file_access), None)
     from exactsql.connect import open_session
     from exactsql.sql.engine import Engine
 
     names = {"eol": connection, **(aliases or {})}
     sessions = {alias: open_session(name) for alias, name in names.items()}
-    return Connection(Engine(sessions, cache_max_age=cache_max_age), max_calls)
+    engine = Engine(sessions, cache_max_age=cache_max_age, file_access=file_access)
+    return Connection(_Live(engine), max_calls)

@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,33 +14,12 @@ import pytest
 
 import exactsql
 from exactsql.api.session import open_session
-from exactsql.sandbox.process import SandboxProcess
 from exactsql.sql.dialect import SQLError
 from exactsql.sql.engine import Engine
 from tests.connections.helpers import make_connection
+from tests.sql.conftest import api_calls
 
 SEED = (Path(__file__).resolve().parents[2] / "examples" / "seed.sql").read_text().strip()
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[dict]:
-    with SandboxProcess("--divisions", "3") as sandbox:
-        yield sandbox.info
-
-
-@pytest.fixture()
-def control(server: dict) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server["base_url"], timeout=30) as http:
-        http.post("/_sandbox/reset").raise_for_status()
-        yield http
-
-
-@pytest.fixture()
-def engine(sqlite_env: dict, server: dict, control: httpx.Client) -> Engine:
-    make_connection(server, "eol")
-    session = open_session("eol")
-    session.login()
-    return Engine({"eol": session})
 
 
 def _truth(control: httpx.Client, divisions: list[int]) -> list[str]:
@@ -61,8 +39,7 @@ def _truth(control: httpx.Client, divisions: list[int]) -> list[str]:
     return sorted(names)
 
 
-def _calls(control: httpx.Client) -> int:
-    return int(control.get("/_sandbox/stats").json()["api_calls"])
+_calls = api_calls
 
 
 def test_seed_query_on_the_current_division(engine: Engine, control: httpx.Client) -> None:
@@ -185,7 +162,9 @@ def test_dictionary_tables(engine: Engine) -> None:
         "Website": False,
     }
     ios = engine.run("select relation, endpoint, calls, rows from sessionios")[-1].table
-    assert ios is not None and ios.to_pylist()[0]["Endpoint"].lower().endswith("financial/glaccounts")
+    assert ios is not None
+    endpoints = [r["Endpoint"] for r in ios.to_pylist()]
+    assert endpoints[0] == "current/Me" and endpoints[1].lower().endswith("financial/glaccounts")
     limits = engine.run("select * from ratelimits")[-1].table
     assert limits is not None and limits.num_rows >= 1
 
@@ -255,7 +234,8 @@ def test_explain_prices_the_seed_query_before_it_runs(sqlite_env: dict) -> None:
     assert ["est.", "calls", "1", "(0.02%", "of", "today's", "remaining", "5,000)"] in lines
     # users/Users has not been read yet: no row count, so at least one page
     assert ["est.", "calls", "at", "least", "1", "(no", "row", "count", "seen", "yet)"] in lines
-    assert ["estimated", "calls:", "at", "least", "2"] in lines
+    assert ["current/Me", "1", "call", "(who", "the", "user", "is,", "the", "current", "division)"] in lines
+    assert ["estimated", "calls:", "at", "least", "3"] in lines
 
 
 def test_dbapi(sqlite_env: dict, server: dict) -> None:

@@ -5,7 +5,8 @@ Each fixture block in ``fixtures/planner/*.sql``::
     -- name: what the case shows
     -- scope: eol=100,200; other=7        (optional; default eol=100,200,300 and other=7)
     -- stats: none                        (optional; default STATS below)
-    -- sysdate: 2024-05-01 12:00:00       (optional; rewrites sysdate as the engine does before planning)
+    -- sysdate: 2024-05-01 12:00:00       (optional; rewrites sysdate and folds constants such as to_date
+                                          as the engine does before planning)
     select …;                             (the statement, up to the line ending with ';')
     f0_userroles regular users/UserRoles  (per fetch: name, path kind and endpoint — or "dictionary")
       filter: Role eq 274                 (omitted when nothing is pushed)
@@ -247,7 +248,7 @@ def test_the_input_tree_is_not_changed() -> None:
 
 
 def test_statements_that_are_not_queries_are_refused() -> None:
-    with pytest.raises(SQLError, match="Only queries"):
+    with pytest.raises(SQLError, match="A DELETE statement cannot run here"):
         _plan("delete from accounts where code = 'x'")
 
 

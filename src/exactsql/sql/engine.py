@@ -1,8 +1,10 @@
 """Runs statements: ``use`` scopes, plans, fetches (per division, in parallel, within the budgets), DuckDB.
 
-Before any API call, a statement is bound in DuckDB over empty tables of the planned shapes, so unknown
-columns and type errors cost nothing. Each fetch is made once per statement (and, with a cache max-age,
-served again while fresh); every fetch is recorded for ``SessionIOs``.
+Before any API call, every statement of a script is parsed, its parameters bound, and bound in DuckDB over
+empty tables of the planned shapes, so syntax errors, unknown names, type errors, unsupported statements and
+missing parameter values cost nothing (not even ``current/Me``). Each fetch is made once per statement
+(and, with a cache max-age, served again while fresh); every call, ``current/Me`` included, is recorded for
+``SessionIOs`` and counted against the run's cap (``--max-calls``).
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -23,27 +26,34 @@ from sqlglot import exp
 from exactsql.api.convert import page_to_arrow, schema_for
 from exactsql.api.session import Session
 from exactsql.catalog import Column, load_catalog
-from exactsql.sql import dictionary
+from exactsql.sql import dictionary, reach, script, types
+from exactsql.sql.calls import BudgetedClient, CallBudget
 from exactsql.sql.dialect import (
     SQLError,
+    Statement,
     UseStatement,
     now_literals,
     parse_script,
     rewrite_functions,
     to_duckdb,
 )
-from exactsql.sql.names import NameResolver
+from exactsql.sql.names import NameResolver, TableRef
+from exactsql.sql.params import Params, bind
 from exactsql.sql.plan import DivisionScope, FetchSpec, Plan, RowStats
 
 log = logging.getLogger(__name__)
 
 MAX_URL = 6000
 DIVISION = Column("Division", "Edm.Int32")
+ME = "current/Me"
+_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                  "UBIGINT", "UHUGEINT")  # fmt: skip
 
 
 @dataclass
 class IORecord:
-    """One fetch of one statement in one division: what ``SessionIOs`` shows."""
+    """One fetch of one statement in one division (or a call to learn the user or the divisions): what
+    ``SessionIOs`` shows."""
 
     statement: int
     relation: str
@@ -66,6 +76,37 @@ class StatementResult:
     message: str = ""
 
 
+@dataclass
+class Explained:
+    """One statement as ``explain`` shows it: its plan (None for ``use``), or what ``use`` chose, and the
+    calls planning it made (``current/Me``, the division list, the query of ``use select``)."""
+
+    statement: Statement
+    plan: Plan | None
+    message: str
+    setup: list[IORecord]
+
+
+@contextmanager
+def _depth_guard() -> Iterator[None]:
+    """A statement nested beyond what the parser and planner can follow is an error, not a crash."""
+    try:
+        yield
+    except RecursionError:
+        raise SQLError(
+            "The statement is nested too deeply to run.",
+            "Use fewer levels of parentheses or subqueries; a long OR chain of one column is an IN list.",
+        ) from None
+
+
+def fetch_calls(plan: Plan) -> int:
+    """The fewest API calls the fetches of ``plan`` make (a SystemDivisions read is one call)."""
+    return sum(
+        s.least_calls if s.path is not None else int(s.ref.dictionary == "SystemDivisions")
+        for s in plan.fetches
+    )
+
+
 class Engine:
     """Runs Invantive-style SQL over one or more connections (by alias; ``eol`` by default)."""
 
@@ -77,29 +118,38 @@ class Engine:
         on_wait: Callable[[float, str], None] | None = None,
         workers: int = 4,
         on_page: Callable[[str, int | None, int, int | None], None] | None = None,
+        file_access: bool = False,
     ) -> None:
         """``on_wait(seconds, what)`` hears of waits for a rate window; ``on_page(endpoint, division, rows,
-        expected pages or None)`` of every page fetched (for a progress display; called from worker threads)."""
+        expected pages or None)`` of every page fetched (for a progress display; called from worker threads).
+        ``file_access`` lets statements read local files and URLs (DuckDB's ``read_csv`` …): off by default."""
         self.sessions = dict(sessions)
         self.timezone = timezone
         self.cache_max_age = cache_max_age
         self.workers = workers
         self.on_page = on_page
+        self.file_access = file_access
         self.catalog = load_catalog()
         self.resolver = NameResolver(self.catalog)
-        self.clients = {alias: s.client(on_wait) for alias, s in self.sessions.items()}
+        self.budget = CallBudget()
+        self.clients = {
+            alias: BudgetedClient.of(s, self.budget, on_wait) for alias, s in self.sessions.items()
+        }
         self.stats = RowStats()
         self.ios: list[IORecord] = []
         self._scope: dict[str, list[int]] = {}
         self._cache: dict[tuple, tuple[int, float, pa.Table]] = {}
         self._statement = 0
         self._source = ""
-        self.duck = duckdb.connect()
-        dictionary.install_macros(self.duck)
+        self.duck = types.connect(file_access)
+
+    def close(self) -> None:
+        """Closes the engine's DuckDB connection."""
+        self.duck.close()
 
     # -- divisions ------------------------------------------------------------------------------------
 
-    def _client(self, alias: str):  # type: ignore[no-untyped-def]
+    def _client(self, alias: str) -> BudgetedClient:
         try:
             return self.clients[alias]
         except KeyError:
@@ -109,15 +159,47 @@ class Engine:
             ) from None
 
     def current_division(self, alias: str) -> int:
-        """The user's current division on the connection with ``alias``."""
-        return int(self._client(alias).me()["CurrentDivision"])
+        """The user's current division on the connection with ``alias`` (one ``current/Me`` call)."""
+        client = self._client(alias)
+        started, calls_before = time.perf_counter(), client.thread_calls()
+        me = client.me()
+        self.ios.append(
+            IORecord(
+                self._statement,
+                ME,
+                ME,
+                None,
+                client.thread_calls() - calls_before,
+                1,
+                time.perf_counter() - started,
+            )
+        )
+        return int(me["CurrentDivision"])
+
+    def _current_scope(self, alias: str) -> list[int]:
+        if alias not in self.clients:
+            raise KeyError(alias)
+        return [self.current_division(alias)]
 
     def scope(self) -> DivisionScope:
         """The divisions each alias reads now (the current division until a ``use`` says otherwise)."""
         for alias in self.clients:
-            if alias not in self._scope:
-                self._scope[alias] = [self.current_division(alias)]
-        return DivisionScope(dict(self._scope))
+            self._lazy_scope().of(alias)
+        return self._lazy_scope()
+
+    def _lazy_scope(self) -> DivisionScope:
+        """``scope()``, learning an alias's current division only when a statement reads its tables."""
+        return DivisionScope(self._scope, self._current_scope, tuple(self.clients))
+
+    def _local_scope(self) -> DivisionScope:
+        """A scope that costs no call (one stand-in division per alias): to check statements before any call."""
+
+        def stand_in(alias: str) -> list[int]:
+            if alias not in self.clients:
+                raise KeyError(alias)
+            return list(self._scope.get(alias, [0]))
+
+        return DivisionScope({}, stand_in, tuple(self.clients))
 
     def all_divisions(self, alias: str) -> list[int]:
         """Every division the user can use on the connection with ``alias``."""
@@ -131,11 +213,9 @@ class Engine:
         spec = FetchSpec(
             "systemdivisions", self.resolver_ref(alias, table), path, select=[c.name for c in columns]
         )
-        return self._fetch(spec, [self.scope().of(alias)[0]], alias, division_in_url_only=True)
+        return self._fetch(spec, [self._lazy_scope().of(alias)[0]], alias, division_in_url_only=True)
 
     def resolver_ref(self, alias: str, table):  # type: ignore[no-untyped-def]
-        from exactsql.sql.names import TableRef
-
         return TableRef(table, None, None, alias)
 
     def _use(self, use: UseStatement) -> str:
@@ -144,9 +224,8 @@ class Engine:
         if use.all_divisions:
             divisions = self.all_divisions(alias)
         elif use.query is not None:
-            result = self._run_query(use.query, None)
-            if result.table is None or result.table.num_columns == 0:
-                raise SQLError("`use select …` returned no column of division codes.")
+            result = self._run_query(use.query)
+            assert result.table is not None and result.table.num_columns > 0  # checked by _check
             divisions = sorted({int(v) for v in result.table.column(0).to_pylist() if v is not None})
         else:
             allowed = set(self.all_divisions(alias))
@@ -164,30 +243,73 @@ class Engine:
 
     # -- statements -----------------------------------------------------------------------------------
 
-    def plan(self, tree: exp.Expression) -> Plan:
-        """The plan of one query (no API call beyond learning the current divisions)."""
+    def prepare(self, sql: str, params: Params = None, strict_params: bool = False) -> list[Statement]:
+        """The statements of ``sql`` with their parameters bound, each checked without any API call.
+
+        SQLError for a syntax error, an unknown name, a type error, a statement that cannot run, a ``use
+        select`` that does not return division codes, a parameter without a value (and, with
+        ``strict_params``, a named value no statement uses).
+        """
+        self._source = sql
+        with _depth_guard():
+            bound = bind(parse_script(sql, script=True), params, self.timezone)
+            if strict_params and bound.unused:
+                raise SQLError(
+                    f"No statement uses the parameter(s) {', '.join(bound.unused)}.",
+                    "Check the names: the SQL writes them as :name.",
+                )
+            for statement in bound.statements:
+                self._check(statement)
+        return bound.statements
+
+    def _check(self, statement: Statement) -> None:
+        if script.view(statement) is not None:  # Invantive's script statements (exactsql.sql.script)
+            script.check(self, statement)
+            return
+        if isinstance(statement, UseStatement):
+            self._client(statement.alias)
+            if statement.query is None:
+                return
+            columns = self._preflight(self.plan(statement.query, self._local_scope(), check=False))
+            first = columns[0][1] if columns else ""
+            if first.upper() not in _INTEGER_TYPES:
+                raise SQLError(
+                    "`use select …` must return division codes (whole numbers) in its first column; "
+                    f"it returns {first or 'no column'}.",
+                    "e.g. use select code from systemdivisions@eol where …",
+                )
+            return
+        self._preflight(self.plan(statement, self._local_scope(), check=False))
+
+    def plan(self, tree: exp.Expression, scope: DivisionScope | None = None, check: bool = True) -> Plan:
+        """The plan of one query; with the default scope it may call ``current/Me`` to learn the divisions.
+        With ``check``, the plan is bound in DuckDB over empty tables first (no API call)."""
         from exactsql.sql.planner import plan_statement
 
+        reach.check(tree, self.file_access)  # before constants are evaluated
         sysdate, sysdateutc = now_literals(self.timezone)
         tree = rewrite_functions(tree, sysdate, sysdateutc)
-        plan = plan_statement(tree, self.resolver, self.scope(), self.stats)
+        plan = plan_statement(tree, self.resolver, scope or self._lazy_scope(), self.stats, self.file_access)
         plan.tree = _typed_trunc(plan)
-        self._preflight(plan)
+        if check:
+            self._preflight(plan)
         return plan
 
-    def _preflight(self, plan: Plan) -> None:
-        """Binds the statement over empty tables: unknown columns and type errors cost no API call."""
-        probe = duckdb.connect()
-        dictionary.install_macros(probe)
-        for spec in plan.fetches:
-            probe.register(spec.name, self._empty(spec, every_column=True))
+    def _preflight(self, plan: Plan) -> list[tuple[str, str]]:
+        """Binds the statement over empty tables (no API call); returns its columns' names and types."""
+        probe = types.connect(self.file_access)
         try:
-            probe.execute("PREPARE exact_preflight AS " + to_duckdb(plan.tree))
+            for spec in plan.fetches:
+                types.register(
+                    probe, spec.name, self._empty(spec, every_column=True), self._columns(spec, True)
+                )
+            rows = probe.execute("DESCRIBE " + to_duckdb(plan.tree)).fetchall()
         except duckdb.Error as exc:
             message, line, column = _duck_message(exc, self._source)
             raise SQLError(message, "Nothing was fetched.", line, column) from None
         finally:
             probe.close()
+        return [(str(r[0]), str(r[1])) for r in rows]
 
     def _columns(self, spec: FetchSpec, every_column: bool = False) -> list[Column]:
         if spec.path is None:
@@ -207,41 +329,75 @@ class Engine:
     def _empty(self, spec: FetchSpec, every_column: bool = False) -> pa.Table:
         return schema_for(self._columns(spec, every_column)).empty_table()
 
-    def run(self, sql: str, max_calls: int | None = None) -> list[StatementResult]:
-        """Runs every statement of ``sql``; returns their results (the last one is usually wanted)."""
+    def run(
+        self, sql: str, max_calls: int | None = None, params: Params = None, strict_params: bool = False
+    ) -> list[StatementResult]:
+        """Runs every statement of ``sql``; returns their results (the last one is usually wanted).
+
+        Every statement is checked first (see ``prepare``); then the run makes at most ``max_calls`` API
+        calls in all, ``current/Me`` and the division list included: it stops before the next one.
+        """
+        statements = self.prepare(sql, params, strict_params)
         results = []
-        self._source = sql
-        for statement in parse_script(sql):
-            self._statement += 1
-            if isinstance(statement, UseStatement):
-                results.append(StatementResult("use", None, message=self._use(statement)))
-            else:
-                results.append(self._run_query(statement, max_calls))
+        self.budget.start(max_calls)
+        try:
+            with _depth_guard():
+                for statement in statements:
+                    self._statement += 1
+                    if isinstance(statement, UseStatement):
+                        results.append(StatementResult("use", None, message=self._use(statement)))
+                    elif script.view(statement) is not None:
+                        results.append(script.execute(self, statement))
+                    else:
+                        results.append(self._run_query(statement))
+        finally:
+            self.budget.start(None)
         return results
 
-    def _run_query(self, tree: exp.Expression, max_calls: int | None) -> StatementResult:
+    def explain(self, sql: str, params: Params = None) -> list[Explained]:
+        """The plan of every statement of ``sql`` and the calls planning it made (``use`` statements are
+        carried out: later statements are planned over the divisions they choose)."""
+        out = []
+        for statement in self.prepare(sql, params):
+            before = len(self.ios)
+            with _depth_guard():
+                if isinstance(statement, UseStatement):
+                    message = self._use(statement)
+                    out.append(Explained(statement, None, message, self.ios[before:]))
+                elif script.view(statement) is not None:
+                    plan, message = script.explain(self, statement)
+                    out.append(Explained(statement, plan, message, self.ios[before:]))
+                else:
+                    plan = self.plan(statement)
+                    out.append(Explained(statement, plan, "", self.ios[before:]))
+        return out
+
+    def _run_query(self, tree: exp.Expression) -> StatementResult:
         plan = self.plan(tree)
-        if max_calls is not None:
-            estimate = sum(s.least_calls for s in plan.fetches if s.path is not None)
-            if estimate > max_calls:
-                raise SQLError(
-                    f"The plan needs about {estimate} API calls, more than --max-calls {max_calls}.",
-                    "Add filters (see `exactsql explain`) or raise --max-calls.",
-                )
+        left = self.budget.left()
+        needed = fetch_calls(plan)
+        if left is not None and needed > left:
+            raise SQLError(
+                f"The plan needs at least {needed} API calls, more than the {left} left of "
+                f"--max-calls {self.budget.limit}; nothing was fetched for it.",
+                "Add filters (see `exactsql explain`), or raise --max-calls.",
+            )
         started = len(self.ios)
         relations: dict[str, pa.Table] = {}
+        columns: dict[str, list[Column]] = {}
         for spec in plan.fetches:
             relations[spec.name] = self._materialise(spec, relations)
-        for name, table in relations.items():
-            self.duck.register(name, table)
+            columns[spec.name] = self._columns(spec)
         try:
+            for name, table in relations.items():
+                types.register(self.duck, name, table, columns[name])
             table = self.duck.sql(to_duckdb(plan.tree)).to_arrow_table()
         except duckdb.Error as exc:
             message, line, column = _duck_message(exc, self._source)
             raise SQLError(message, "", line, column) from None
         finally:
             for name in relations:
-                self.duck.unregister(name)
+                types.unregister(self.duck, name)
         return StatementResult(plan.tree.sql(), table, plan, self.ios[started:])
 
     # -- fetching -------------------------------------------------------------------------------------
@@ -284,7 +440,7 @@ class Engine:
         partitioned = spec.ref.table is not None and spec.ref.table.partitioned and not division_in_url_only
         targets: list[int | None] = list(divisions) if (divisions and path.division_in_url) else [None]
         if path.division_in_url and targets == [None]:
-            targets = [self.scope().of(alias)[0]]
+            targets = [self._lazy_scope().of(alias)[0]]
 
         expected = -(-spec.estimated_calls // len(targets)) if spec.estimated_calls else None
 

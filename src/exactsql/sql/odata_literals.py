@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlglot import exp
 
-__all__ = ["SQLValue", "is_canonical_guid", "literal_to_odata", "render_literal", "sql_constant"]
+__all__ = ["SQLValue", "literal_to_odata", "render_literal", "sql_constant"]
 
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _INTEGER = re.compile(r"[+-]?\d+")
@@ -36,11 +36,6 @@ _FLOAT_TYPES = ("Edm.Double", "Edm.Single", "Edm.Decimal")
 # The format sqlglot gives Oracle's ``timestamp '…'`` literal; the text itself is ISO-like.
 _ORACLE_TIMESTAMP_LITERAL = "%Y-%m-%d %H:%M:%S.%f"
 _TIME_DIRECTIVES = re.compile(r"%[HIMSfpXcT]")
-
-
-def is_canonical_guid(text: str) -> bool:
-    """Whether ``text`` is a guid as Exact sends it (8-4-4-4-12, lower case)."""
-    return _GUID.fullmatch(text) is not None and text == text.lower()
 
 
 def render_literal(value: object, edm: str) -> str | None:
@@ -285,7 +280,27 @@ def _cast(node: exp.Cast | exp.TryCast) -> SQLValue | None:
     if to.is_type(*exp.DataType.INTEGER_TYPES):
         number = _as_integer(value)
         return SQLValue(number) if number is not None else None
+    if to.is_type(exp.DataType.Type.DECIMAL):
+        return _decimal_cast(value, to)
     if to.is_type(exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT):
         decimal = _as_decimal(value)
         return SQLValue(decimal) if decimal is not None else None
     return None
+
+
+def _decimal_cast(value: object, to: exp.DataType) -> SQLValue | None:
+    """``CAST(x AS DECIMAL(p, s))`` of a value that fits it unrounded (else None: DuckDB would round it)."""
+    decimal = _as_decimal(value)
+    params = [p.this for p in to.expressions if isinstance(p, exp.DataTypeParam)]
+    try:
+        precision, scale = (
+            (int(str(params[0].this)) if params else 18),
+            (int(str(params[1].this)) if len(params) > 1 else 3),
+        )
+    except (ValueError, AttributeError):
+        return None
+    if decimal is None or -int(decimal.as_tuple().exponent) > scale:
+        return None
+    if decimal.adjusted() + 1 > precision - scale:
+        return None
+    return SQLValue(decimal)

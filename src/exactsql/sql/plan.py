@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -81,12 +82,29 @@ class Plan:
 
 @dataclass
 class DivisionScope:
-    """The divisions each connection alias reads by default (``use`` changes them)."""
+    """The divisions each connection alias reads by default (``use`` changes them).
+
+    Attributes:
+        by_alias: the divisions of each alias known so far.
+        load: gives the divisions of an alias not in ``by_alias`` yet (its current division), or raises
+            KeyError for an alias without a connection; None: every alias is in ``by_alias``.
+        known: the aliases ``load`` knows (for messages).
+    """
 
     by_alias: dict[str, list[int]]
+    load: Callable[[str], list[int]] | None = None
+    known: tuple[str, ...] = ()
+
+    def aliases(self) -> list[str]:
+        """Every alias with a connection, sorted."""
+        return sorted({*self.by_alias, *self.known})
 
     def of(self, alias: str) -> list[int]:
         """The divisions for ``alias``; KeyError when the alias has no connection."""
+        if alias not in self.by_alias:
+            if self.load is None:
+                raise KeyError(alias)
+            self.by_alias[alias] = self.load(alias)
         return self.by_alias[alias]
 
 

@@ -17,6 +17,7 @@ from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope
 
+from exactsql.sql import reach
 from exactsql.sql.dialect import SQLError
 from exactsql.sql.names import NameResolver
 from exactsql.sql.plan import DivisionScope, FetchSpec, Plan, RowStats
@@ -30,21 +31,32 @@ from exactsql.sql.planning.top import plan_top
 __all__ = ["plan_statement"]
 
 _PSEUDO_COLUMNS = ("sysdate", "sysdateutc")
+_STATEMENTS = (exp.DML, exp.DDL, exp.Drop, exp.Alter, exp.Set, exp.Pragma, exp.Copy, exp.Describe, exp.Use,
+               exp.Transaction, exp.Commit, exp.Rollback)  # fmt: skip
 
 
 # -- entry point ---------------------------------------------------------------------------------------
 
 
 def plan_statement(
-    tree: exp.Expression, resolver: NameResolver, scope: DivisionScope, stats: RowStats | None = None
+    tree: exp.Expression,
+    resolver: NameResolver,
+    scope: DivisionScope,
+    stats: RowStats | None = None,
+    file_access: bool = False,
 ) -> Plan:
     """The fetches of a query and the query rewritten over them (see the module docstring).
 
-    Raises SQLError when a table is unknown, a connection alias has no divisions, or a table can only
-    be read with a filter the statement does not give.
+    Raises SQLError when the statement is not a query or reaches beyond Exact's tables (see ``reach``),
+    a table is unknown, a connection alias has no divisions, or a table can only be read with a filter
+    the statement does not give.
     """
     if not isinstance(tree, exp.Query):
-        raise SQLError("Only queries (select …) can run here.", "Write a select statement.")
+        raise SQLError(
+            f"{_statement_kind(tree)} cannot run here: exactsql reads Exact Online.",
+            "Write a query (select …, with …) or a use statement.",
+        )
+    reach.check(tree, file_access)
     out = tree.copy()
     refs = _bind_tables(out, resolver)
     by_name = {r.name: r for r in refs}
@@ -64,6 +76,18 @@ def plan_statement(
     plan_semi_joins(equalities)
     fetches = [_fetch_spec(r) for r in ordered(refs)]
     return Plan(fetches, out)
+
+
+def _statement_kind(tree: exp.Expr) -> str:
+    """``A DELETE statement``; for an expression that is no statement at all, what it reads as."""
+    kind = ""
+    if isinstance(tree, exp.Command):
+        kind = str(tree.this).upper()
+    elif isinstance(tree, _STATEMENTS):
+        kind = tree.key.upper()
+    if not kind:
+        return f"This statement ({tree.sql()[:40]}) is no query and"
+    return f"{'An' if kind[0] in 'AEIOU' else 'A'} {kind} statement"
 
 
 # -- binding: table references → fetch names -----------------------------------------------------------

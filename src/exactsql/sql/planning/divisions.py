@@ -76,7 +76,7 @@ def assign_divisions(r: Ref, scope: DivisionScope) -> None:
     except KeyError:
         raise SQLError(
             f"No connection has the alias {r.ref.alias!r}.",
-            f"Known aliases: {', '.join(sorted(scope.by_alias)) or 'none'}.",
+            f"Known aliases: {', '.join(scope.aliases()) or 'none'}.",
         ) from None
     kept: list[Candidate] = []
     for candidate in r.candidates:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from exactsql.catalog import AccessPath
-from exactsql.sql.odata_literals import is_canonical_guid, render_literal, sql_constant
+from exactsql.sql.odata_literals import render_literal, sql_constant
 from exactsql.sql.planning.refs import COMPARISONS, DIVISION, FLIP, NEGATE, OPS, RANGE_TYPES, Ref, unparen
 
 
@@ -118,12 +118,9 @@ class Converter:
         text = render_literal(constant.value, edm)
         if text is None:
             return None
-        exact = True
-        if edm == "Edm.Guid":
-            exact = isinstance(constant.value, str) and is_canonical_guid(constant.value)
-        elif edm == "Edm.String":
-            exact = False  # Exact compares strings case-insensitively (a superset)
-        return text, exact
+        # Exact compares strings case-insensitively (a superset of DuckDB's matches); GUIDs compare
+        # case-insensitively on both sides (see types.py), so a guid literal in any case is exact
+        return text, edm != "Edm.String"
 
     def compare(self, name: str, edm: str, op: str, value: exp.Expr) -> Filter | None:
         rendered = self.literal(value, edm)
@@ -132,7 +129,7 @@ class Converter:
         text, exact = rendered
         if edm == "Edm.String" and op != "eq":
             return None  # Exact's collation orders and equates strings unlike DuckDB
-        if edm == "Edm.Guid" and (op not in ("eq", "ne") or (op == "ne" and not exact)):
+        if edm == "Edm.Guid" and op not in ("eq", "ne"):
             return None
         if edm not in (*RANGE_TYPES, "Edm.Boolean", "Edm.Guid", "Edm.String"):
             return None
