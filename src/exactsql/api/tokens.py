@@ -304,7 +304,7 @@ class TokenBroker:
                 wait = chain.earliest_refresh - now
                 log.info("waiting %.1f s until Exact allows the next refresh", wait)
                 time.sleep(wait)
-            new, ticket = self._call_refresh(chain)
+            new = self._call_refresh(chain)
         except _RotatedElsewhere as exc:
             self._cached = exc.chain
             return exc.chain
@@ -316,7 +316,6 @@ class TokenBroker:
             raise exc.hold.error() from None
         new = self._persist(chain, new)
         failpoint("token_stored")
-        self._settle(ticket, 200)
         self._cached = new
         self.refreshes += 1
         return new
@@ -451,23 +450,26 @@ class TokenBroker:
 
     # -- the token endpoint --------------------------------------------------------------------------
 
-    def _admit(self) -> str | None:
+    def _check_errors(self) -> None:
+        """Refuses a token call at the error reserve or while Exact blocks the token endpoint. No slot is
+        held while the call is in flight: token calls of a chain are one at a time (under its lock), and a
+        process killed mid-refresh must not hold a slot that others wait for."""
         if self.errors is None:
-            return None
+            return
         try:
-            return self.errors.admit(None, TOKEN_ENDPOINT)
+            self.errors.check(None, TOKEN_ENDPOINT)
         except ErrorBudgetError as exc:
             hour = (dt.datetime.fromtimestamp(self.clock.now(), dt.UTC) + dt.timedelta(hours=1)).replace(
                 minute=0, second=0, microsecond=0
             )
             raise _Refused(Hold(hour.timestamp(), exc.message, exc.hint, "blocked")) from None
 
-    def _settle(self, ticket: str | None, status: int | None) -> None:
-        if ticket is not None and self.errors is not None:
-            self.errors.settle(ticket, status, None, TOKEN_ENDPOINT)
+    def _count_error(self, status: int) -> None:
+        if self.errors is not None:
+            self.errors.record(status, None, TOKEN_ENDPOINT)
 
-    def _call_refresh(self, chain: TokenChain) -> tuple[TokenChain, str | None]:
-        """The new pair and the error-budget ticket to settle once it is stored."""
+    def _call_refresh(self, chain: TokenChain) -> TokenChain:
+        """The new pair (refusals raise what they mean: see :meth:`_refused`)."""
         form = {
             "grant_type": "refresh_token",
             "refresh_token": chain.refresh_token,
@@ -475,13 +477,12 @@ class TokenBroker:
             "client_secret": self.client_secret(),
         }
         for attempt in range(TOKEN_RETRIES):
+            self._check_errors()
             self.token_calls.spend()
-            ticket = self._admit()
             sent = self.clock.now()
             try:
                 response = self.http.post(f"{self.base_url}/api/oauth2/token", data=form)
             except httpx.TransportError as exc:
-                self._settle(ticket, None)
                 log.warning("token endpoint unreachable (%s); retry %d", type(exc).__name__, attempt + 1)
                 time.sleep(0.5 * 2**attempt)
                 continue
@@ -498,8 +499,8 @@ class TokenBroker:
                     sent_at=sent,
                     received_at=received,
                 )
-                return new, ticket
-            self._settle(ticket, response.status_code)
+                return new
+            self._count_error(response.status_code)
             if response.status_code >= 500:
                 time.sleep(0.5 * 2**attempt)
                 continue
