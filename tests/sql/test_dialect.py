@@ -105,3 +105,27 @@ def test_script_statements_elsewhere_are_a_clear_error() -> None:
         parse_script("create table t@inmemorystorage as select 1 from dual")
     with pytest.raises(SQLError, match="set"):
         parse_script("set use-http-memory-cache@eol false")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "update glaccounts@eol set description = 'x' where code = '1000'",
+        "delete from glaccounts@eol where code = '1000'",
+        "begin transaction",
+        "create view v@inmemorystorage as select 1 from dual",
+    ],
+)
+def test_statements_that_change_exact_are_refused_by_name(sql: str) -> None:
+    with pytest.raises(SQLError) as info:
+        parse_script(f"select 1 from dual;\n{sql}", script=True)
+    assert f"`{sql}` (line 2) is not supported" in str(info.value)
+
+
+def test_database_settings_are_refused_not_skipped() -> None:
+    with pytest.raises(SQLError, match="takes no settings from SQL"):
+        parse_script("set enable_external_access = true", script=True)
+    with pytest.raises(SQLError, match="takes no settings from SQL"):
+        parse_script("set search_path to main", script=True)
+    (skipped,) = parse_script("set requests-parallel-max@eol 4", script=True)
+    assert isinstance(view(skipped), Skipped)

@@ -248,14 +248,17 @@ def parse_script(sql: str, script: bool = False) -> list[Statement]:
     for offset, text, is_local in sorted([(o, t, True) for o, t in locals_] + split):
         line = _line(sql, offset)
         kind = "local" if is_local else head(text).split(None, 1)[0].lower()
-        if kind in ("begin", "declare") and not re.match(r"begin\s+(transaction|work)\b", head(text), re.I):
-            shown = "begin … end" if kind == "begin" else "declare … begin … end"
+        transaction = re.match(r"begin\s+(transaction|work|tran)\b", head(text), re.IGNORECASE)
+        shown_block = {"begin": "begin … end", "declare": "declare … begin … end"}.get(kind)
+        if shown_block is not None and not transaction:
             raise SQLError(
-                f"`{shown}` is a procedural block: exactsql does not run procedural blocks. Nothing was run",
+                f"`{shown_block}` is a procedural block: exactsql does not run procedural blocks. Nothing was run",
                 "Write the block's statements as separate SQL statements.",
                 line,
                 1,
             )
+        if kind in scripts.REFUSED or transaction:
+            raise SQLError(f"`{_shown(text)}` (line {line}) is not supported.", scripts.SUPPORTED)
         if kind in scripts.KINDS:
             if not script:
                 raise SQLError(

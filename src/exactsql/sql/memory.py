@@ -1,9 +1,9 @@
 """Tables of ``create table NAME@inmemorystorage as select …``: they live as long as their engine (one
 ``exactsql query`` run, or one DB-API connection) and are read like dictionary tables, without API calls.
 
-A table keeps its rows as Arrow in the types of Exact's columns (whole numbers, doubles, text, booleans,
-timestamps; anything else as text), so that a statement over it is checked with the same types it runs
-with. Money columns (``Amount…``, ``…DC``, ``…FC``) are exact again when read.
+A table keeps the rows its query returned, as Arrow in DuckDB's types (amounts stay exact decimals).
+Statements over it are checked before they run with its columns described as Exact's types (whole
+numbers, doubles, text, booleans, timestamps; anything else as text).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from exactsql.api.convert import arrow_type
 from exactsql.catalog import Column
 from exactsql.sql.dialect import SQLError
 
@@ -41,24 +40,9 @@ def _edm(t: pa.DataType) -> str:
     return "Edm.String"
 
 
-def _column(array: pa.ChunkedArray, edm: str) -> pa.ChunkedArray:
-    target = arrow_type(edm)
-    if array.type == target:
-        return array
-    if pa.types.is_timestamp(array.type) and array.type.tz is not None:
-        array = pc.cast(array, pa.timestamp(array.type.unit))
-    if edm == "Edm.String" and not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
-        return pa.chunked_array(
-            [pa.array([None if v is None else str(v) for v in array.to_pylist()], pa.string())]
-        )
-    return pc.cast(array, target, safe=False)
-
-
-def as_exact(table: pa.Table) -> tuple[pa.Table, list[Column]]:
-    """``table`` with each column in the Arrow type of an Edm type, and those columns."""
-    columns = [Column(f.name, _edm(f.type)) for f in table.schema]
-    arrays = [_column(table.column(i), c.edm) for i, c in enumerate(columns)]
-    return pa.table(arrays, names=[c.name for c in columns]), columns
+def describe(table: pa.Table) -> list[Column]:
+    """The columns of ``table`` as Exact's types, for checking statements over it before they run."""
+    return [Column(f.name, _edm(f.type)) for f in table.schema]
 
 
 @dataclass
@@ -93,15 +77,14 @@ class InMemoryStorage:
     def declare(self, name: str, empty: pa.Table, replace: bool) -> None:
         """Notes that ``name`` will hold rows like ``empty``; SQLError when it cannot be created."""
         self._created(name, empty, replace)
-        self._declared[name.lower()] = _Stored(name, *as_exact(empty))
+        self._declared[name.lower()] = _Stored(name, empty, describe(empty))
 
     def create(self, name: str, table: pa.Table, replace: bool) -> int:
         """Stores ``table`` as ``name``; returns its row count. SQLError when it exists and not ``replace``."""
         self._created(name, table, replace)
-        converted, columns = as_exact(table)
-        self._tables[name.lower()] = _Stored(name, converted, columns)
+        self._tables[name.lower()] = _Stored(name, table, describe(table))
         self._declared.pop(name.lower(), None)
-        return converted.num_rows
+        return table.num_rows
 
     def _created(self, name: str, table: pa.Table, replace: bool) -> None:
         if not _NAME.match(name):
@@ -142,16 +125,16 @@ class InMemoryStorage:
             raise SQLError(f"The table {name}@{ALIAS} was not created: a statement before failed.")
         given = {c.name.lower(): table.column(i) for i, c in enumerate(targets)}
         arrays = []
-        for column in stored.columns:
-            values = given.get(column.name.lower())
+        for field in stored.table.schema:
+            values = given.get(field.name.lower())
             if values is None:
-                arrays.append(pa.chunked_array([pa.nulls(table.num_rows, arrow_type(column.edm))]))
+                arrays.append(pa.chunked_array([pa.nulls(table.num_rows, field.type)]))
                 continue
             try:
-                arrays.append(_column(values, column.edm))
+                arrays.append(pc.cast(values, field.type))
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise SQLError(f"The values for {column.name} do not fit {name}@{ALIAS}: {exc}.") from None
-        added = pa.table(arrays, names=[c.name for c in stored.columns])
+                raise SQLError(f"The values for {field.name} do not fit {name}@{ALIAS}: {exc}.") from None
+        added = pa.table(arrays, schema=stored.table.schema)
         stored.table = pa.concat_tables([stored.table, added])
         return added.num_rows
 

@@ -13,6 +13,7 @@ statements of the script are checked against it; the rows arrive when it runs.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,19 @@ if TYPE_CHECKING:
     from exactsql.sql.plan import Plan
 
 KINDS = ("local", "set", "create", "insert", "drop")
+REFUSED = (
+    "update",
+    "delete",
+    "merge",
+    "alter",
+    "truncate",
+    "grant",
+    "revoke",
+    "execute",
+    "commit",
+    "rollback",
+)
+SUPPORTED = "exactsql runs queries, use, and create/insert/drop of NAME@inmemorystorage tables; it skips set and local."
 _SKIPPED = {
     "set": "exactsql does not carry out `set` statements (Invantive's settings); the statements after it run",
     "local": "exactsql does not carry out `local` statements (Invantive's client commands); the statements "
@@ -69,6 +83,9 @@ class Skipped:
     message: str
 
 
+_SQL_SETTING = re.compile(r"(?is)^set\s+(?:global\s+|session\s+|local\s+)?[\w.\-]+(?:@\w+)?\s*(?:=|to\b)")
+"""``set name = value`` or ``set name to value``: a database setting, not Invantive's ``set name@alias value``."""
+
 ScriptStatement = CreateTable | InsertInto | DropTable | Skipped
 
 
@@ -102,6 +119,11 @@ def parse(kind: str, text: str, line: int) -> exp.Expression:
     """The node of a script statement of ``kind`` (one of KINDS) written as ``text`` at ``line``."""
     shown = " ".join(text.split())
     shown = shown if len(shown) <= 70 else shown[:67] + "…"
+    if kind == "set" and _SQL_SETTING.match(text.strip()):
+        raise SQLError(
+            f"`{shown}` (line {line}) is not carried out: exactsql takes no settings from SQL.",
+            "Remove it; Invantive's own settings (set name@alias value) are skipped.",
+        )
     if kind in _SKIPPED:
         node: exp.Expression = exp.Command(this=kind.upper(), expression=exp.Literal.string(text.strip()))
         node.meta.update(
@@ -121,10 +143,7 @@ def parse(kind: str, text: str, line: int) -> exp.Expression:
             raise SQLError(f"`{shown}` (line {line}): drop one table at a time.")
         _target(tables[0], shown, line)
     else:
-        raise SQLError(
-            f"`{shown}` (line {line}) is not supported.",
-            "exactsql runs queries, use, create/insert/drop of NAME@inmemorystorage tables; it skips set and local.",
-        )
+        raise SQLError(f"`{shown}` (line {line}) is not supported.", SUPPORTED)
     node.meta.update(script=kind, line=line)
     return node
 
