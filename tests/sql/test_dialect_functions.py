@@ -91,7 +91,11 @@ def test_fixtures_cover_the_functions() -> None:
         "least", "regexp_substr", "mod", "sysdateutc", "current_date", "getdate",
     ):  # fmt: skip
         assert name in used, name
-    for name in ("add_months", "months_between", "last_day", "trunc", "to_char", "instr", "lpad"):
+    for name in (
+        "add_months", "months_between", "last_day", "next_day", "trunc", "to_char", "to_date", "to_number",
+        "nvl2", "decode", "instr", "lpad", "rpad", "initcap", "listagg", "substr", "replace", "greatest",
+        "least", "regexp_substr", "mod",
+    ):  # fmt: skip
         assert any(name in c.sql.lower() and "null" in c.sql.lower() for c in CASES), f"{name} with a NULL"
 
 
