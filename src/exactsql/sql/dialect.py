@@ -136,7 +136,8 @@ def _line(sql: str, offset: int) -> int:
     return sql.count("\n", 0, offset) + 1
 
 
-def _shown(text: str) -> str:
+def shown(text: str) -> str:
+    """A statement as messages name it: its first line, cut at 70 characters."""
     first = head(text).strip().splitlines()[0].strip()
     return first if len(first) <= 70 else first[:67] + "…"
 
@@ -258,11 +259,11 @@ def parse_script(sql: str, script: bool = False) -> list[Statement]:
                 1,
             )
         if kind in scripts.REFUSED or transaction:
-            raise SQLError(f"`{_shown(text)}` (line {line}) is not supported.", scripts.SUPPORTED)
+            raise SQLError(f"`{shown(text)}` (line {line}) is not supported.", scripts.SUPPORTED)
         if kind in scripts.KINDS:
             if not script:
                 raise SQLError(
-                    f"`{_shown(text)}` (line {line}) cannot run here: only queries and `use` can.",
+                    f"`{shown(text)}` (line {line}) cannot run here: only queries and `use` can.",
                     "Run it with `exactsql query` or from Python (DB-API).",
                 )
             statements.append(scripts.parse(kind, text, line))

@@ -135,6 +135,7 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
 _NOW = {"GETDATE", "NOW", "SYSDATETIME", "SYSDATE", "SYSTIMESTAMP", "LOCALTIMESTAMP"}
 _UTC = {"SYSDATEUTC", "GETUTCDATE", "SYSUTCDATETIME", "UTC_TIMESTAMP"}
 _TODAY = {"TODAY", "CURRENT_DATE"}
+_CLOCK_COLUMNS = {"SYSDATE", "SYSDATEUTC", "SYSDATETIME", "SYSUTCDATETIME"}  # written without parentheses
 _NONDETERMINISTIC = {"RANDOM", "RAND", "UUID", "GEN_RANDOM_UUID", "NEWID", "SETSEED", "NEXTVAL", "CURRVAL"}
 
 
@@ -232,7 +233,7 @@ def _date_arithmetic(node: exp.Add | exp.Sub) -> bool:
 def _clock(node: exp.Expression, sysdate: exp.Expression, utc: exp.Expression) -> exp.Expression | None:
     """The literal for a spelling of now (``sysdate``, ``getdate()``, ``current_date`` …), or None."""
     name = ""
-    if isinstance(node, exp.Column) and not node.table:
+    if isinstance(node, exp.Column) and not node.table and node.name.upper() in _CLOCK_COLUMNS:
         name = node.name.upper()
     elif isinstance(node, exp.Anonymous) and not node.expressions:
         name = str(node.this).upper()

@@ -21,7 +21,7 @@ import duckdb
 from sqlglot import exp
 
 from exactsql.sql import memory
-from exactsql.sql.dialect import SQLError, Statement, connection_alias, parse_statement
+from exactsql.sql.dialect import SQLError, Statement, connection_alias, parse_statement, shown
 
 if TYPE_CHECKING:
     from exactsql.sql.engine import Engine, StatementResult
@@ -117,33 +117,32 @@ def _query(node: exp.Expression | None, text: str, line: int) -> exp.Expression:
 
 def parse(kind: str, text: str, line: int) -> exp.Expression:
     """The node of a script statement of ``kind`` (one of KINDS) written as ``text`` at ``line``."""
-    shown = " ".join(text.split())
-    shown = shown if len(shown) <= 70 else shown[:67] + "…"
+    written = shown(text)
     if kind == "set" and _SQL_SETTING.match(text.strip()):
         raise SQLError(
-            f"`{shown}` (line {line}) is not carried out: exactsql takes no settings from SQL.",
+            f"`{written}` (line {line}) is not carried out: exactsql takes no settings from SQL.",
             "Remove it; Invantive's own settings (set name@alias value) are skipped.",
         )
     if kind in _SKIPPED:
         node: exp.Expression = exp.Command(this=kind.upper(), expression=exp.Literal.string(text.strip()))
         node.meta.update(
-            script=kind, line=line, message=f"Skipped `{shown}` (line {line}): {_SKIPPED[kind]}."
+            script=kind, line=line, message=f"Skipped `{written}` (line {line}): {_SKIPPED[kind]}."
         )
         return node
     node = parse_statement(text)
     if isinstance(node, exp.Create) and str(node.args.get("kind", "")).upper() == "TABLE":
-        _target(node.this, shown, line)
-        _query(node.expression, shown, line)
+        _target(node.this, written, line)
+        _query(node.expression, written, line)
     elif isinstance(node, exp.Insert):
-        _target(node.this, shown, line)
-        node.set("expression", _query(node.expression, shown, line))
+        _target(node.this, written, line)
+        node.set("expression", _query(node.expression, written, line))
     elif isinstance(node, exp.Drop) and str(node.args.get("kind", "")).upper() == "TABLE":
         tables = node.args.get("tables") or [node.this]
         if len(tables) != 1:
-            raise SQLError(f"`{shown}` (line {line}): drop one table at a time.")
-        _target(tables[0], shown, line)
+            raise SQLError(f"`{written}` (line {line}): drop one table at a time.")
+        _target(tables[0], written, line)
     else:
-        raise SQLError(f"`{shown}` (line {line}) is not supported.", SUPPORTED)
+        raise SQLError(f"`{written}` (line {line}) is not supported.", SUPPORTED)
     node.meta.update(script=kind, line=line)
     return node
 
