@@ -50,7 +50,7 @@ def _sql_text(sql: str) -> str:
     elif sql.startswith("@"):
         path = Path(sql[1:])
         origin = str(path)
-        if not sql[1:].strip():
+        if not sql[1:].strip() or "\x00" in sql:
             raise ConfigError("@ names no file.", "Give @FILE of an existing SQL file, e.g. @report.sql.")
         if path.is_dir():
             raise ConfigError(f"{path} is a directory.", "Give @FILE of a SQL file, not a directory.")

@@ -239,9 +239,10 @@ class ReplicaRunner:
         """Runs every statement of ``sql`` with ``params`` bound (see ``exactsql.sql.params``)."""
         from exactsql.sql import reach
         from exactsql.sql.dialect import UseStatement, parse_script
-        from exactsql.sql.engine import StatementResult
+        from exactsql.sql.engine import StatementResult, check_text
         from exactsql.sql.params import bind
 
+        check_text(sql)
         statements = bind(parse_script(sql), params).statements
         for statement in statements:
             tree = statement.query if isinstance(statement, UseStatement) else statement

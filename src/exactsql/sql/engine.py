@@ -99,6 +99,22 @@ def _depth_guard() -> Iterator[None]:
         ) from None
 
 
+def check_text(sql: str) -> None:
+    """SQLError when ``sql`` holds characters that are no Unicode (lone surrogates, e.g. from bytes that
+    were not UTF-8), pointing at the first."""
+    try:
+        sql.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        line = sql.count("\n", 0, exc.start) + 1
+        column = exc.start - (sql.rfind("\n", 0, exc.start) + 1) + 1
+        raise SQLError(
+            "The SQL holds a character that is not valid Unicode.",
+            "Give the SQL as UTF-8 text.",
+            line,
+            column,
+        ) from None
+
+
 def fetch_calls(plan: Plan) -> int:
     """The fewest API calls the fetches of ``plan`` make (a SystemDivisions read is one call)."""
     return sum(
@@ -132,9 +148,8 @@ class Engine:
         self.catalog = load_catalog()
         self.resolver = NameResolver(self.catalog)
         self.budget = CallBudget()
-        self.clients = {
-            alias: BudgetedClient.of(s, self.budget, on_wait) for alias, s in self.sessions.items()
-        }
+        self.on_wait = on_wait
+        self.clients: dict[str, BudgetedClient] = {}  # made on first use: a login is no statement's cost
         self.stats = RowStats()
         self.ios: list[IORecord] = []
         self._scope: dict[str, list[int]] = {}
@@ -150,13 +165,14 @@ class Engine:
     # -- divisions ------------------------------------------------------------------------------------
 
     def _client(self, alias: str) -> BudgetedClient:
-        try:
-            return self.clients[alias]
-        except KeyError:
+        if alias not in self.sessions:
             raise SQLError(
                 f"No connection has the alias {alias!r}.",
-                f"Known aliases: {', '.join(sorted(self.clients))}.",
-            ) from None
+                f"Known aliases: {', '.join(sorted(self.sessions))}.",
+            )
+        if alias not in self.clients:
+            self.clients[alias] = BudgetedClient.of(self.sessions[alias], self.budget, self.on_wait)
+        return self.clients[alias]
 
     def current_division(self, alias: str) -> int:
         """The user's current division on the connection with ``alias`` (one ``current/Me`` call)."""
@@ -177,29 +193,29 @@ class Engine:
         return int(me["CurrentDivision"])
 
     def _current_scope(self, alias: str) -> list[int]:
-        if alias not in self.clients:
+        if alias not in self.sessions:
             raise KeyError(alias)
         return [self.current_division(alias)]
 
     def scope(self) -> DivisionScope:
         """The divisions each alias reads now (the current division until a ``use`` says otherwise)."""
-        for alias in self.clients:
+        for alias in self.sessions:
             self._lazy_scope().of(alias)
         return self._lazy_scope()
 
     def _lazy_scope(self) -> DivisionScope:
         """``scope()``, learning an alias's current division only when a statement reads its tables."""
-        return DivisionScope(self._scope, self._current_scope, tuple(self.clients))
+        return DivisionScope(self._scope, self._current_scope, tuple(self.sessions))
 
     def _local_scope(self) -> DivisionScope:
         """A scope that costs no call (one stand-in division per alias): to check statements before any call."""
 
         def stand_in(alias: str) -> list[int]:
-            if alias not in self.clients:
+            if alias not in self.sessions:
                 raise KeyError(alias)
             return list(self._scope.get(alias, [0]))
 
-        return DivisionScope({}, stand_in, tuple(self.clients))
+        return DivisionScope({}, stand_in, tuple(self.sessions))
 
     def all_divisions(self, alias: str) -> list[int]:
         """Every division the user can use on the connection with ``alias``."""
@@ -251,6 +267,7 @@ class Engine:
         ``strict_params``, a named value no statement uses).
         """
         self._source = sql
+        check_text(sql)
         with _depth_guard():
             bound = bind(parse_script(sql, script=True), params, self.timezone)
             if strict_params and bound.unused:

@@ -221,6 +221,8 @@ def check_output(out: Path | None, fmt: str = "csv") -> None:
         return
     if not str(out).strip():
         raise FileError("-o is empty.", "Give a file name, e.g. -o result.csv.")
+    if "\x00" in str(out):
+        raise FileError("-o holds a NUL character.", "Give a file name without it.")
     if out.is_dir():
         raise FileError(f"-o {out} is a directory.", "Give a file name, e.g. -o result.csv.")
     if fmt in ("parquet", "xlsx") and out.exists() and not out.is_file():
@@ -232,8 +234,13 @@ def check_output(out: Path | None, fmt: str = "csv") -> None:
         )
     if not parent.is_dir():
         raise FileError(f"-o {out}: {parent} is not a directory.", "Check the path.")
-    if not out.exists() and not os.access(parent, os.W_OK):
-        raise FileError(f"-o {out}: the directory {parent} is not writable.", "Write elsewhere.")
+    if not out.exists() or out.is_file():  # written through a new file next to it: try one
+        probe = parent / f".{out.name}.{os.getpid()}.probe"
+        try:
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            probe.unlink()
+        except OSError as exc:
+            raise FileError.from_os_error(exc, "write to", out) from None
 
 
 def write(table: pa.Table, fmt: str, out: Path | None, console: Console, max_rows: int | None = 200) -> None:

@@ -116,6 +116,10 @@ def literal(value: object, name: str, timezone: str = "Europe/Amsterdam") -> exp
             exp.DataType.build(f"decimal({max(precision, scale)}, {scale})"),
         )
     if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise SQLError(f"The parameter {name} holds a character that is not valid Unicode.") from None
         return exp.Literal.string(value)
     if isinstance(value, uuid.UUID):
         return exp.Literal.string(str(value))
