@@ -79,6 +79,10 @@ DAILY_CALLS = 1_000_000
 #: The kill trials also lift the token-call limit: the client counts token calls per real UTC day, which at
 #: a time scale of 120 holds 120 simulated days of refreshes, and every broken trial costs a new login.
 UNLIMITED_TOKEN_CALLS = 1_000_000
+#: And the token endpoint's error reserve: every kill that lands between Exact's answer and the store write
+#: costs one "Old refresh token used" (a 401 that Exact counts), and the client counts them per real UTC hour
+#: (never shorter than Exact's), which at a time scale of 150 holds 150 of the sandbox's hours.
+KILL_ERROR_LIMIT, KILL_ERROR_RESERVE = 1_000_000, 999_999
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -274,6 +278,8 @@ def kill_scenario(
         time_scale,
         settings,
         token_calls_per_day=UNLIMITED_TOKEN_CALLS,
+        error_limit=KILL_ERROR_LIMIT,
+        error_reserve=KILL_ERROR_RESERVE,
         daily_limit=DAILY_CALLS,
     ) as cluster:
         cluster.login()
