@@ -9,16 +9,16 @@ Used by ``tests/sql/test_fuzz.py`` (a few hundred inputs) and ``benchmarks/fuzz.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import io
-import os
 import random
 import sys
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.sql.inprocess import api_calls, builtin_sandbox
+
+__all__ = ["Input", "Outcome", "builtin_sandbox", "inputs", "judge", "run"]
 
 SEED_SQL = (Path(__file__).resolve().parents[2] / "examples" / "seed.sql").read_text().strip()
 BASE = [
@@ -306,50 +306,6 @@ def inputs(count: int, seed: int = 1) -> list[Input]:
 
 
 # -- running ------------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def builtin_sandbox(home: Path) -> Iterator[None]:
-    """An isolated EXACTSQL_HOME without connections (every command runs on the built-in sandbox), with
-    the built-in sandbox's rate limits lifted so that no input waits for a window."""
-    from exactsql.config import SANDBOX_NAME, Config
-    from exactsql.connect import _builtin, _builtin_lock, _builtin_session
-
-    saved = {k: os.environ.get(k) for k in ("EXACTSQL_HOME", "EXACTSQL_KEYRING", "EXACTSQL_STATE", "COLUMNS")}
-    os.environ.update({"EXACTSQL_HOME": str(home), "EXACTSQL_KEYRING": "0", "COLUMNS": "120"})
-    os.environ.pop("EXACTSQL_STATE", None)
-    with _builtin_lock:
-        previous = _builtin.pop("session", None)
-    try:
-        config = Config.load()
-        unlimited = 10**9
-        connection = dataclasses.replace(
-            config.connection(SANDBOX_NAME), minutely_limit=unlimited, daily_limit=unlimited
-        )
-        session = _builtin_session(connection, config)
-        sandbox = session.http._transport.sandbox  # type: ignore[attr-defined]
-        sandbox.settings.update({"minutely_limit": unlimited, "daily_limit": unlimited})
-        yield
-    finally:
-        with _builtin_lock:
-            _builtin.pop("session", None)
-            if previous is not None:
-                _builtin["session"] = previous
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def api_calls() -> int:
-    """API calls the built-in sandbox has answered."""
-    from exactsql.connect import _builtin
-
-    session = _builtin.get("session")
-    if session is None:
-        return 0
-    return int(session.http._transport.sandbox.stats.api_calls)  # type: ignore[attr-defined]
 
 
 def _stream(data: bytes = b"", errors: str = "strict") -> io.TextIOWrapper:
