@@ -197,26 +197,23 @@ def test_operator_words_can_follow_literals_without_confusion() -> None:
         ("Name eq foo'x'", "Syntax error at position 11 in 'Name eq foo'x''.", 11),
         (
             "ID eq guid'abc'",
-            "Unrecognized 'Edm.Guid' literal 'guid'abc'' in 'ID eq guid'abc'' at position 6.",
+            "Unrecognized 'Edm.Guid' literal 'guid'abc'' at '6' in 'ID eq guid'abc''.",
             6,
         ),
         (
             "D eq datetime'2022-13-01'",
-            "Unrecognized 'Edm.DateTime' literal 'datetime'2022-13-01'' in 'D eq datetime'2022-13-01'' "
-            "at position 5.",
+            "Unrecognized 'Edm.DateTime' literal 'datetime'2022-13-01'' at '5' in 'D eq datetime'2022-13-01''.",
             5,
         ),
         (
             "D eq datetime'yesterday'",
-            "Unrecognized 'Edm.DateTime' literal 'datetime'yesterday'' in 'D eq datetime'yesterday'' "
-            "at position 5.",
+            "Unrecognized 'Edm.DateTime' literal 'datetime'yesterday'' at '5' in 'D eq datetime'yesterday''.",
             5,
         ),
-        ("T gt 1.5L", "Unrecognized 'Edm.Int64' literal '1.5L' in 'T gt 1.5L' at position 5.", 5),
+        ("T gt 1.5L", "Unrecognized 'Edm.Int64' literal '1.5L' at '5' in 'T gt 1.5L'.", 5),
         (
             "T gt 99999999999999999999L",
-            "Unrecognized 'Edm.Int64' literal '99999999999999999999L' in 'T gt 99999999999999999999L' "
-            "at position 5.",
+            "Unrecognized 'Edm.Int64' literal '99999999999999999999L' at '5' in 'T gt 99999999999999999999L'.",
             5,
         ),
         ("foo(Name)", "Unknown function 'foo' at position 0.", 0),

@@ -12,6 +12,7 @@ import orjson
 
 from exactsql.sandbox.messages import Request, Response, json_response
 from exactsql.sandbox.render import render_rows
+from exactsql.sandbox.settings import checked_text
 from exactsql.sandbox.store import RowSource
 from exactsql.sandbox.values import cet_ms
 
@@ -167,7 +168,9 @@ def _checked_settings(sb: Sandbox, body: dict) -> dict:
         if name not in known:
             raise BadInput(f"unknown setting {name!r}; known: {', '.join(sorted(known))}")
         current = getattr(sb.settings, name)
-        if isinstance(current, bool):
+        if isinstance(current, str | dict) or name == "skip_refused":
+            checked[name] = checked_text(name, value)
+        elif isinstance(current, bool):
             if not isinstance(value, bool):
                 raise BadInput(
                     f"setting {name!r} must be true or false, not {orjson.dumps(value).decode()[:40]}"
