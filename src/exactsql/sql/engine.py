@@ -344,7 +344,8 @@ class Engine:
         return cols
 
     def _empty(self, spec: FetchSpec, every_column: bool = False) -> pa.Table:
-        return schema_for(self._columns(spec, every_column)).empty_table()
+        """No rows of the fetch, of the types its rows have in DuckDB."""
+        return types.empty(self._columns(spec, every_column))
 
     def run(
         self, sql: str, max_calls: int | None = None, params: Params = None, strict_params: bool = False

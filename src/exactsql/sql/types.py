@@ -20,10 +20,12 @@ import re
 import duckdb
 import pyarrow as pa
 
+from exactsql.api.convert import schema_for
 from exactsql.catalog import Column
 from exactsql.sql import dictionary
 
 MONEY_TYPE = "DECIMAL(18,4)"
+MONEY_ARROW = pa.decimal128(18, 4)
 _MONEY_NAME = re.compile(r"Amount|(?:DC|FC)$")
 _FLOATS = ("Edm.Double", "Edm.Single", "Edm.Decimal")
 ROWS_SUFFIX = "__rows"
@@ -46,6 +48,15 @@ def column_sql(column: Column) -> str:
     if is_money(column):
         return f"CAST({name} AS {MONEY_TYPE}) AS {name}"
     return name
+
+
+def empty(columns: list[Column]) -> pa.Table:
+    """No rows of ``columns``, already of the types the view gives them (money as decimals): what a
+    statement's result columns are checked against before any fetch."""
+    schema = schema_for(columns)
+    money = {c.name for c in columns if is_money(c)}
+    fields = [pa.field(f.name, MONEY_ARROW) if f.name in money else f for f in schema]
+    return pa.schema(fields).empty_table()
 
 
 def register(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table, columns: list[Column]) -> None:
