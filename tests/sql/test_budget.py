@@ -119,3 +119,11 @@ def test_file_access_when_asked_for(session, tmp_path) -> None:  # type: ignore[
     engine = Engine({"eol": session}, file_access=True)
     table = engine.run(f"select code from read_csv('{data}')")[-1].table
     assert table is not None and table.num_rows == 1
+
+
+def test_use_select_of_other_numbers_is_refused(engine: Engine, control: httpx.Client) -> None:
+    with pytest.raises(SQLError, match="not available"):
+        engine.run("use select 12345 from dual")
+    before = api_calls(control)
+    engine.run("use select code from systemdivisions@eol where code > 0")
+    assert api_calls(control) - before == 1  # the division list, read once for the query and the check

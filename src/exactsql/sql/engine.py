@@ -239,19 +239,21 @@ class Engine:
         self._client(alias)
         if use.all_divisions:
             divisions = self.all_divisions(alias)
-        elif use.query is not None:
-            result = self._run_query(use.query)
-            assert result.table is not None and result.table.num_columns > 0  # checked by _check
-            divisions = sorted({int(v) for v in result.table.column(0).to_pylist() if v is not None})
         else:
-            allowed = set(self.all_divisions(alias))
-            missing = [c for c in use.codes if c not in allowed]
+            if use.query is not None:
+                result = self._run_query(use.query)
+                assert result.table is not None and result.table.num_columns > 0  # checked by _check
+                codes = sorted({int(v) for v in result.table.column(0).to_pylist() if v is not None})
+            else:
+                codes = list(use.codes)
+            allowed = set(self.all_divisions(alias))  # a query of SystemDivisions has just read them
+            missing = [c for c in codes if c not in allowed]
             if missing:
                 raise SQLError(
                     f"Division(s) {', '.join(map(str, missing))} are not available on {alias!r}.",
                     f"Available: {', '.join(map(str, sorted(allowed)))}.",
                 )
-            divisions = list(use.codes)
+            divisions = codes
         if not divisions:
             raise SQLError("The `use` statement chose no divisions.")
         self._scope[alias] = divisions
