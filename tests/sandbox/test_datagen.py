@@ -10,7 +10,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from exactsql.sandbox import datagen_pools as P
+from exactsql.sandbox import datagen_templates as T
 from exactsql.sandbox.datagen import ENTITIES, SIZES, DivisionData, World
 from exactsql.sandbox.values import NULL_DATE, cet_ms, index_of
 
@@ -263,12 +263,12 @@ def after(today: dt.date) -> int:
 
 
 def test_templates_balance() -> None:
-    for t in P.TEMPLATES:
+    for t in T.TEMPLATES:
         coef = np.array([c for _, c in t.lines])
         assert coef.shape == (len(t.lines), len(t.variables)), t.description
         assert np.all(coef.sum(axis=0) == 0), t.description
         for follower, _days, weights, _lo, _hi in t.followers:
-            assert len(weights) == len(t.variables) and len(P.TEMPLATES[follower].variables) == 1
+            assert len(weights) == len(t.variables) and len(T.TEMPLATES[follower].variables) == 1
 
 
 def test_books_close_sensibly(medium: DivisionData) -> None:

@@ -34,6 +34,7 @@ import numpy as np
 
 from exactsql.catalog import load_catalog
 from exactsql.sandbox import datagen_pools as P
+from exactsql.sandbox import datagen_templates as T
 from exactsql.sandbox.datagen_base import (
     MS_PER_DAY,
     Calendar,
@@ -381,7 +382,7 @@ class DivisionData:
         account_project = np.full(self.accounts.base, -1, dtype=np.int64)
         account_project[projects.account(np.arange(projects.base))] = np.arange(projects.base)
         gl = self.gl.index
-        general = [gl[c] for c, _ in P.SUPPLIER_COSTS if not c.startswith("7")]
+        general = [gl[c] for c, _ in T.SUPPLIER_COSTS if not c.startswith("7")]
         masters = Masters(
             gl=gl,
             customers=self.accounts.customers,
@@ -395,7 +396,7 @@ class DivisionData:
             account_project=account_project,
             cost_gls=np.array(general),
             cost_weights=np.array(
-                [w for c, w in P.SUPPLIER_COSTS if not c.startswith("7")], dtype=np.float64
+                [w for c, w in T.SUPPLIER_COSTS if not c.startswith("7")], dtype=np.float64
             ),
             pl_gl=np.array([row[3] == "W" for row in self.gl.rows]),
             n_users=self.n_users,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from exactsql.sandbox import datagen_pools as P
+from exactsql.sandbox import datagen_templates as T
 from exactsql.sandbox.datagen_base import Calendar, cumcount, weekday_shift, year_month
 
 # Entry kinds.
@@ -200,7 +201,7 @@ class Books:
 
     def _template_values(self, rng: np.random.Generator, t: int, k: int) -> np.ndarray:
         """Random amount variables in cents of ``k`` entries of template ``t`` (k x variables)."""
-        variables = P.TEMPLATES[t].variables
+        variables = T.TEMPLATES[t].variables
         vals = np.zeros((k, len(variables)), dtype=np.int64)
         for j, (lo, hi, of) in enumerate(variables):
             if of >= 0:
@@ -220,7 +221,7 @@ class Books:
         days: np.ndarray,
         given: dict[int, np.ndarray] | None = None,
     ) -> dict[str, np.ndarray]:
-        """Entries of ``P.TEMPLATES`` (``which``, on ``days``) and their followers, lines in entry order.
+        """Entries of ``T.TEMPLATES`` (``which``, on ``days``) and their followers, lines in entry order.
 
         ``given`` holds the amount variables of some templates instead of random ones. Followers dated
         after today are left out (they are still to come).
@@ -231,7 +232,7 @@ class Books:
             sel = which == t
             vals = given[t] if given and t in given else self._template_values(rng, t, int(sel.sum()))
             groups.setdefault(t, []).append((days[sel].astype(np.int64), vals))
-            for f, offset, coef, lo, hi in P.TEMPLATES[t].followers:
+            for f, offset, coef, lo, hi in T.TEMPLATES[t].followers:
                 amount = np.round(vals @ np.array(coef, dtype=np.float64) * rng.uniform(lo, hi, len(vals)))
                 fday = weekday_shift(days[sel].astype(np.int64) + offset, self.ref + 10)
                 keep = fday <= self.ref
@@ -241,7 +242,7 @@ class Books:
         for t, parts in sorted(groups.items()):
             tdays = np.concatenate([d for d, _ in parts])
             vals = np.concatenate([v for _, v in parts])
-            lines = P.TEMPLATES[t].lines
+            lines = T.TEMPLATES[t].lines
             coef = np.array([c for _, c in lines], dtype=np.int64)  # lines x variables
             cents = vals @ coef.T  # entries x lines
             gl = np.empty(cents.shape, dtype=np.int16)
@@ -313,14 +314,14 @@ class Books:
         months = (self.cal.first_year - 1970) * 12 + np.arange(self.cal.n_months)
         first = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
         last = (months + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) - 1
-        monthly = [t for t, tp in enumerate(P.TEMPLATES) if tp.monthly >= 0]
+        monthly = [t for t, tp in enumerate(T.TEMPLATES) if tp.monthly >= 0]
         monthly_lines = len(months) * int(sum(_EFFECTIVE_SIZES[t] for t in monthly))
-        t_which: list[np.ndarray] = [np.array([P.T_OPENING])]
+        t_which: list[np.ndarray] = [np.array([T.T_OPENING])]
         t_days: list[np.ndarray] = [np.array([start])]
         self.monthly = rest >= 2 * monthly_lines
         if self.monthly:
             for t in monthly:
-                dom = P.TEMPLATES[t].monthly
+                dom = T.TEMPLATES[t].monthly
                 day = weekday_shift(last if dom == 0 else np.minimum(first + dom - 1, last), ref)
                 t_which.append(np.full(int((day <= ref).sum()), t))
                 t_days.append(day[day <= ref])  # this month's entries are not due yet
@@ -371,7 +372,7 @@ class Books:
             np.concatenate([s_cents, pur["l_cents"]])[vat_lines],
             vat_days,
         )
-        vat = self._templates(rng, np.full(len(vdays), P.T_VAT_RETURN), vdays, {P.T_VAT_RETURN: vvals})
+        vat = self._templates(rng, np.full(len(vdays), T.T_VAT_RETURN), vdays, {T.T_VAT_RETURN: vvals})
         tpl = {key: np.concatenate([tpl[key], vat[key]]) for key in tpl}
 
         # Receipts of paid invoices and payments of purchases: bank line first.
@@ -437,9 +438,9 @@ class Books:
         """Random template entries with about ``lines`` lines in all (followers included), days in [lo, hi]."""
         if lines <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int32)
-        weights = np.array([t.weight for t in P.TEMPLATES], dtype=np.float64)
+        weights = np.array([t.weight for t in T.TEMPLATES], dtype=np.float64)
         if self.monthly:
-            weights[[t for t, tp in enumerate(P.TEMPLATES) if tp.monthly >= 0]] = 0.0
+            weights[[t for t, tp in enumerate(T.TEMPLATES) if tp.monthly >= 0]] = 0.0
         avg = float((weights * _EFFECTIVE_SIZES).sum() / weights.sum())
         which = rng.choice(len(weights), size=int(lines / avg * 1.2) + 2, p=weights / weights.sum())
         keep = np.cumsum(_EFFECTIVE_SIZES[which]) <= lines
@@ -586,9 +587,9 @@ class Books:
         return len(self.inv_account)
 
 
-_SIZES = np.array([len(t.lines) for t in P.TEMPLATES], dtype=np.int64)
+_SIZES = np.array([len(t.lines) for t in T.TEMPLATES], dtype=np.int64)
 _EFFECTIVE_SIZES = _SIZES + np.array(
-    [sum(len(P.TEMPLATES[f[0]].lines) for f in t.followers) for t in P.TEMPLATES]
+    [sum(len(T.TEMPLATES[f[0]].lines) for f in t.followers) for t in T.TEMPLATES]
 )
-_TEMPLATE_JOURNALS = np.array([t.journal for t in P.TEMPLATES], dtype=np.int64)
-_TEMPLATE_TYPES = np.array([t.type for t in P.TEMPLATES], dtype=np.int64)
+_TEMPLATE_JOURNALS = np.array([t.journal for t in T.TEMPLATES], dtype=np.int64)
+_TEMPLATE_TYPES = np.array([t.type for t in T.TEMPLATES], dtype=np.int64)

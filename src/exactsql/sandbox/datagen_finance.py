@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from exactsql.sandbox import datagen_pools as P
+from exactsql.sandbox import datagen_templates as T
 from exactsql.sandbox.datagen_base import (
     Table,
     const,
@@ -50,8 +51,8 @@ INV = "salesinvoice/SalesInvoices"
 _VAT_CODE = pool(v[0] for v in P.VAT_CODES)
 _VAT_DESC = pool(v[1] for v in P.VAT_CODES)
 _VAT_FRACTION = np.array([v[2] for v in P.VAT_CODES] + [0.0])  # index -1: no VAT
-_TEMPLATE_DESC = [t.description for t in P.TEMPLATES]
-_TEMPLATE_BACK = np.array([t.back for t in P.TEMPLATES], dtype=np.int64)
+_TEMPLATE_DESC = [t.description for t in T.TEMPLATES]
+_TEMPLATE_BACK = np.array([t.back for t in T.TEMPLATES], dtype=np.int64)
 _ITEM_TEMPLATES = [k for k, text in enumerate(P.INVOICE_DESCRIPTIONS) if "{item}" in text]
 
 
@@ -60,11 +61,11 @@ def _month_year(days: np.ndarray) -> tuple[list[str], list[int]]:
     return [P.MONTHS_NL[m - 1] for m in month.tolist()], year.tolist()
 
 
-_JOURNAL_CODES = np.array(sorted(P.JOURNALS))
+_JOURNAL_CODES = np.array(sorted(T.JOURNALS))
 
 
 def _journal(codes: np.ndarray, describe: bool) -> np.ndarray:
-    table = pool(P.JOURNALS[j][1 if describe else 0] for j in _JOURNAL_CODES.tolist())
+    table = pool(T.JOURNALS[j][1 if describe else 0] for j in _JOURNAL_CODES.tolist())
     return np.take(table, np.searchsorted(_JOURNAL_CODES, codes))
 
 

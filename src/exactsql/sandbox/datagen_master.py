@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from exactsql.sandbox import datagen_pools as P
+from exactsql.sandbox import datagen_templates as T
 from exactsql.sandbox.datagen_base import (
     Table,
     const,
@@ -288,11 +289,11 @@ class Accounts(Table):
         )
         self.contact_start = np.r_[0, np.cumsum(self.contact_count)].astype(np.int64)
         gl = div.gl
-        costs = [gl.index[c] for c, _ in P.SUPPLIER_COSTS]
+        costs = [gl.index[c] for c, _ in T.SUPPLIER_COSTS]
         if div.profile_name == "Food":
             costs = [gl.index["7010"] if x == gl.index["7000"] else x for x in costs]
         self.cost_gls = np.array(costs, dtype=np.int64)
-        self.cost_weights = np.array([w for _, w in P.SUPPLIER_COSTS], dtype=np.float64)
+        self.cost_weights = np.array([w for _, w in T.SUPPLIER_COSTS], dtype=np.float64)
         s = self.s
         c = self.cols
         c["Code"] = lambda i: pool(str(1000 + x).rjust(18) for x in i.tolist())

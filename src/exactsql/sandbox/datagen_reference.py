@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from exactsql.sandbox import datagen_pools as P
+from exactsql.sandbox import datagen_templates as T
 from exactsql.sandbox.datagen_base import Column, Table, const, day_ms, fk, pool, year_month
 from exactsql.sandbox.datagen_books import Books
 from exactsql.sandbox.datagen_generic import Spec
@@ -21,7 +22,7 @@ from exactsql.sandbox.datagen_links import ENTRIES
 if TYPE_CHECKING:
     from exactsql.sandbox.datagen import DivisionData
 
-_JOURNALS = sorted(P.JOURNALS)
+_JOURNALS = sorted(T.JOURNALS)
 JOURNAL_TYPES = {10: 10, 20: 12, 60: 22, 70: 20, 90: 90}
 """Exact's journal type of each journal of the books: cash, bank, purchase, sales, general."""
 JOURNAL_ROW = {j: k for k, j in enumerate(_JOURNALS)}
@@ -51,8 +52,8 @@ def journals(div: DivisionData) -> Spec:
     return Spec(
         len(_JOURNALS),
         cols={
-            "Code": _fixed([P.JOURNALS[j][0] for j in _JOURNALS]),
-            "Description": _fixed([P.JOURNALS[j][1] for j in _JOURNALS]),
+            "Code": _fixed([T.JOURNALS[j][0] for j in _JOURNALS]),
+            "Description": _fixed([T.JOURNALS[j][1] for j in _JOURNALS]),
             "Type": lambda i: np.array([JOURNAL_TYPES[j] for j in _JOURNALS])[
                 np.minimum(i, len(_JOURNALS) - 1)
             ],
@@ -160,7 +161,7 @@ class Entries(Table):
         super().__init__(div)
         self.books = books
         self.n = books.n_entries
-        journal = np.array([P.JOURNALS[j][0] for j in _JOURNALS], dtype=object)
+        journal = np.array([T.JOURNALS[j][0] for j in _JOURNALS], dtype=object)
         self.cols["EntryNumber"] = lambda e: books.e_number[e]
         self.cols["Date"] = lambda e: day_ms(books.e_day[e])
         self.cols["JournalCode"] = lambda e: journal[np.searchsorted(_JOURNALS, books.e_journal(e))]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from exactsql.sandbox import datagen_pools as P
+from exactsql.sandbox import datagen_templates as T
 from exactsql.sandbox.datagen_base import Column, const, day_ms, obj_ints, pool, year_month
 from exactsql.sandbox.datagen_books import K_PAYMENT, K_PURCHASE
 from exactsql.sandbox.datagen_finance import TransactionLines
@@ -280,7 +281,7 @@ class OpenItems:
 def journal_status(div: DivisionData) -> Spec:
     """read_financial/JournalStatusList: every journal in every period of the books; past periods closed."""
     cal = div.cal
-    journals = sorted(P.JOURNALS)
+    journals = sorted(T.JOURNALS)
     n = cal.n_months * len(journals)
     months = np.arange(n) // len(journals)
     journal = np.array(journals)[np.arange(n) % len(journals)]
@@ -294,7 +295,7 @@ def journal_status(div: DivisionData) -> Spec:
             "JournalType": lambda i: np.array(
                 [JOURNAL_TYPES[j] for j in journal[i].tolist()], dtype=np.int64
             ),
-            "JournalTypeDescription": lambda i: pool(P.JOURNALS[j][1] for j in journal[i].tolist()),
+            "JournalTypeDescription": lambda i: pool(T.JOURNALS[j][1] for j in journal[i].tolist()),
             "Status": lambda i: np.where(closed[i], 2, 1).astype(np.int64),
             "StatusDescription": lambda i: np.take(pool(["Open", "Afgesloten"]), closed[i].astype(np.int64)),
         },
