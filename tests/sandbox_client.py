@@ -88,6 +88,8 @@ class SandboxClient:
         response = self.get(path, params)
         assert response.status_code == 200, response.text
         d = response.json()["d"]
+        if isinstance(d, list):  # $top within one page: a bare array, as on Exact
+            return d, []
         rows, nexts = list(d["results"]), []
         while "__next" in d:
             nexts.append(d["__next"])

@@ -65,7 +65,9 @@ def _valid_setting(default: object, value: object) -> bool:
         return isinstance(value, bool)
     if isinstance(default, tuple):
         return value == []
-    return False  # no value of BAD_VALUES is a number in range that is not a boolean
+    if isinstance(default, dict):  # a table of field widths: {} and {"a": 1} are tables
+        return isinstance(value, dict)
+    return False  # no value of BAD_VALUES is a number in range, a choice of a text setting or a URL
 
 
 def odd_paths(division: int) -> list[str]:
@@ -89,12 +91,11 @@ def odd_paths(division: int) -> list[str]:
     return paths
 
 
+#: Keys that are no literal of the key's type: 400 "Bad Request - Error in query syntax." on Exact.
+BAD_KEY_TAILS = ["crm/Accounts(guid'zz')", "crm/Accounts(99999999999999999999)", "crm/Accounts()/$count"]
 ODD_TAILS = [
     "crm/Accounts(",
     "crm/Accounts)",
-    "crm/Accounts(guid'zz')",
-    "crm/Accounts(99999999999999999999)",
-    "crm/Accounts()/$count",
     "crm//Accounts",
     "²/Accounts",
     "crm/Accounts/$count/$count",
@@ -172,6 +173,9 @@ def test_odd_api_paths_are_404_and_odd_options_400(sandbox: Sandbox, token: str)
     for path in odd_paths(division):
         response = sandbox.handle(Request("GET", path, headers=headers))
         assert response.status == 404, f"{path} -> {response.status} {response.body[:200]!r}"
+    for tail in BAD_KEY_TAILS:
+        response = sandbox.handle(Request("GET", f"/api/v1/{division}/{tail}", headers=headers))
+        assert response.status == 400, f"{tail} -> {response.status} {response.body[:200]!r}"
     for url in odd_queries(division):
         path, _, query = url.partition("?")
         response = sandbox.handle(Request("GET", path, query=query, headers=headers))

@@ -109,7 +109,7 @@ def test_top_limits_the_whole_result(eol: SandboxClient) -> None:
     division = eol.divisions[0]
     path = f"{division}/financialtransaction/TransactionLines"
     few = eol.get(path, {"$filter": ANY, "$select": "ID", "$top": "5"}).json()["d"]
-    assert len(few["results"]) == 5 and "__next" not in few
+    assert isinstance(few, list) and len(few) == 5  # within a page: OData 1.0's bare array, no __next
     rows, nexts = eol.follow(path, {"$filter": ANY, "$select": "ID", "$top": "100"})
     assert len(rows) == 100 and len(nexts) == 1
     assert parse_qs(urlsplit(nexts[0]).query)["$top"] == ["40"]

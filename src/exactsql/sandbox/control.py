@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import orjson
 
+from exactsql.sandbox.fidelity import FaithfulRows
 from exactsql.sandbox.messages import Request, Response, json_response
 from exactsql.sandbox.render import render_rows
 from exactsql.sandbox.settings import checked_text
@@ -232,6 +233,7 @@ def _snapshot(sb: Sandbox, request: Request, rest: str) -> Response:
         if rows is None:
             return _bad(f"the sandbox has no data for {entity}", 404)
         source, table = rows, rows.table
+    source = FaithfulRows(source, table, sb.settings)  # the values as the API sends them (code_widths)
     path = table.path("sync") or table.paths[0]
     columns = list(path.columns)
     if table.partitioned and path.column("Division") is None and table.column("Division") is not None:
@@ -245,7 +247,7 @@ def _snapshot(sb: Sandbox, request: Request, rest: str) -> Response:
     def uris(ix: np.ndarray) -> list[str]:
         return [f"{base}({k})" for k in source.take(key_name, ix).tolist()]
 
-    rows_out = render_rows(columns, source.take, idx, uris, table.entity_type)
+    rows_out = render_rows(columns, source.take, idx, uris, table.entity_type, sb.settings.int64_as_string)
     return json_response(
         200, {"division": state.code, "entity": table.full_name, "count": len(rows_out), "rows": rows_out}
     )

@@ -12,6 +12,7 @@ import numpy as np
 
 from exactsql.catalog import Table
 from exactsql.sandbox.fidelity_tables import NOT_NULL
+from exactsql.sandbox.keys import find_row
 from exactsql.sandbox.settings import SandboxSettings
 from exactsql.sandbox.store import RowSource
 
@@ -19,9 +20,16 @@ _NUMBERS = frozenset({"Edm.Byte", "Edm.SByte", "Edm.Int16", "Edm.Int32", "Edm.In
 
 
 @functools.cache
-def not_null(entity_type: str) -> frozenset[str]:
-    """The properties of ``entity_type`` (e.g. ``Exact.Web.Api.Models.Account``) that are never null."""
+def _listed(entity_type: str) -> frozenset[str]:
     return frozenset(NOT_NULL.get(entity_type.rsplit(".", 1)[-1], "").split())
+
+
+def not_null(table: Table) -> set[str]:
+    """The number and flag properties of ``table`` that are never null (0 or false when unset)."""
+    listed = _listed(table.entity_type)
+    return {
+        c.name for c in table.columns if c.name in listed and (c.edm in _NUMBERS or c.edm == "Edm.Boolean")
+    }
 
 
 def padded(values: np.ndarray, width: int) -> np.ndarray:
@@ -44,19 +52,28 @@ def filled(values: np.ndarray, edm: str) -> np.ndarray:
 
 
 class FaithfulRows:
-    """A row source whose values are Exact's: every read of a column goes through ``fix``."""
+    """A row source whose values are Exact's: every read of a column goes through ``fix``.
 
-    def __init__(self, source: RowSource, table: Table, settings: SandboxSettings) -> None:
+    Args:
+        keep: a mask of the rows to show (the lines of one header, for a navigation URL); None: all.
+    """
+
+    def __init__(
+        self, source: RowSource, table: Table, settings: SandboxSettings, keep: np.ndarray | None = None
+    ) -> None:
         self.source = source
+        self.table = table
+        self._keep = keep
         self.key_name = source.key_name
         self.key_salt = source.key_salt
         self._fixes: dict[str, tuple[int, str]] = {}
-        flags = not_null(table.entity_type)
+        flags = not_null(table)
+        models = table.entity_type.startswith("Exact.Web.Api.Models.")  # not Me: its Language is "NL"
         for column in table.columns:
-            width = settings.code_widths.get(column.name)
+            width = settings.code_widths.get(column.name) if models else None
             if width and column.edm == "Edm.String":
                 self._fixes[column.name] = (width, column.edm)
-            elif column.name in flags and (column.edm in _NUMBERS or column.edm == "Edm.Boolean"):
+            elif column.name in flags:
                 self._fixes[column.name] = (0, column.edm)
         self._columns: dict[str, np.ndarray] = {}
 
@@ -73,7 +90,8 @@ class FaithfulRows:
         return self.source.n
 
     def alive_mask(self) -> np.ndarray:
-        return self.source.alive_mask()
+        alive = self.source.alive_mask()
+        return alive if self._keep is None else alive & self._keep
 
     def column(self, name: str) -> np.ndarray:
         if name not in self._fixes:
@@ -93,10 +111,5 @@ class FaithfulRows:
         return self.source.sync_order()
 
     def index_of_key(self, key: str) -> int | None:
-        """The row of a key value (see ``EntityRows.index_of_key``), or None."""
-        lookup = getattr(self.source, "index_of_key", None)
-        if lookup is not None:
-            found = lookup(key)
-            return None if found is None else int(found)
-        hits = np.flatnonzero(self.source.column(self.key_name).astype(str) == key)
-        return int(hits[0]) if len(hits) else None
+        """The row of a key value, or None."""
+        return find_row(self.source, key)

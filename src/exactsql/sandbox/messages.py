@@ -47,12 +47,17 @@ class Response:
     body: bytes = b""
     fault: str | None = None
     fault_seconds: float = 0.0
+    #: The object a JSON body was made from, so the REST side can write it as Atom instead.
+    payload: object = None
 
 
 def json_response(status: int, payload: object, headers: dict[str, str] | None = None) -> Response:
     """A JSON response."""
     return Response(
-        status, {"Content-Type": "application/json; charset=utf-8", **(headers or {})}, orjson.dumps(payload)
+        status,
+        {"Content-Type": "application/json; charset=utf-8", **(headers or {})},
+        orjson.dumps(payload),
+        payload=payload,
     )
 
 

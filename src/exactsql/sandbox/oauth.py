@@ -113,6 +113,10 @@ class OAuthServer:
         self._calls[key] = used + 1
         return True
 
+    def chain_of(self, refresh_token: str) -> Chain | None:
+        """The grant a refresh token belongs to (current or old), or None."""
+        return self._refresh.get(refresh_token)
+
     def token_calls_today(self, client_id: str, user_id: str) -> int:
         """Token-endpoint calls counted today for this app and user."""
         return self._calls.get((client_id.lower(), user_id, int(self.clock.now() // DAY)), 0)
@@ -135,19 +139,17 @@ class OAuthServer:
         return TokenResult(200, body, user_id=chain.user_id, chain=chain)
 
     def token(self, form: dict[str, str]) -> TokenResult:
-        """Answers ``POST /api/oauth2/token`` for the authorization_code and refresh_token grants."""
+        """Answers ``POST /api/oauth2/token`` for the authorization_code and refresh_token grants.
+
+        A client that is unknown or gives the wrong secret gets a bare ``invalid_client`` (laravel-exact-online
+        #28 records ``{"error":"invalid_client"}``).
+        """
         grant = form.get("grant_type", "")
         app = self.app(form.get("client_id", ""))
         if app is None:
-            return TokenResult(
-                400, {"error": "invalid_client", "error_description": "Unknown client."}, error_kind="other"
-            )
+            return TokenResult(400, {"error": "invalid_client"}, error_kind="other")
         if not secrets.compare_digest(form.get("client_secret", ""), app.client_secret):
-            return TokenResult(
-                400,
-                {"error": "invalid_client", "error_description": "Invalid client secret."},
-                error_kind="other",
-            )
+            return TokenResult(400, {"error": "invalid_client"}, error_kind="other")
         if grant == "authorization_code":
             return self._code_grant(app, form)
         if grant == "refresh_token":

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from exactsql.sandbox import odata
+from exactsql.sandbox import keys, odata
 from exactsql.sandbox.odata import timestamp_lower_bound
 from exactsql.sandbox.store import RowSource
 
@@ -25,6 +25,9 @@ class QueryOptions:
     orderby: list[tuple[str, bool]] | None = None
     skiptoken: str | None = None
     inlinecount: bool = False
+    expand: list[str] = field(default_factory=list)
+    #: The properties ``$select`` names through each expanded navigation property (``Lines/Amount``).
+    expand_select: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -60,11 +63,12 @@ def run_query(
 ) -> PageResult:
     """Selects the rows of the requested page.
 
-    Sync paths page by Timestamp (``$skiptoken=<ts>L``); others in key order (``$skiptoken=guid'…'``),
-    or by ``$orderby`` when given. Candidates are walked in growing chunks from the page's start until
+    Sync paths page by Timestamp (``$skiptoken=<ts>L``); others in key order, the token being the last
+    key as a literal of its type (``guid'…'``, ``7095``, ``'GMD'``), or by ``$orderby`` when given. Candidates are walked in growing chunks from the page's start until
     the page is full, so a page costs about what it returns, however large the table.
     """
     alive = source.alive_mask()
+    key_edm = types.get(source.key_name, "Edm.Guid")
     if sync:
         order, stamps = source.sync_order()
         bound = timestamp_lower_bound(opts.filter) if opts.filter is not None else None
@@ -80,7 +84,7 @@ def run_query(
         first = 0
         total = source.n
         if opts.skiptoken and not opts.orderby:
-            first = _key_token(source, opts.skiptoken) + 1
+            first = _key_token(source, opts.skiptoken, key_edm) + 1
 
         def candidates(lo: int, hi: int) -> np.ndarray:
             return np.arange(lo, min(hi, total))
@@ -93,7 +97,7 @@ def run_query(
         if opts.orderby:
             matched = odata.order_indexes(matched, opts.orderby, source.column)
             if opts.skiptoken:
-                matched = matched[_position_after(source, matched, opts.skiptoken) :]
+                matched = matched[_position_after(source, matched, opts.skiptoken, key_edm) :]
         matched = matched[opts.skip :]
         page = matched[:limit]
         more = len(matched) > limit
@@ -121,7 +125,7 @@ def run_query(
         if sync:
             last_token = f"{int(source.take('Timestamp', last)[0])}L"
         else:
-            last_token = f"guid'{source.take(source.key_name, last)[0]}'"
+            last_token = keys.literal(source.take(source.key_name, last)[0], key_edm)
     return PageResult(page, more, count, last_token)
 
 
@@ -135,28 +139,18 @@ def _timestamp_token(token: str | None) -> int | None:
         raise odata.ODataError(f"Invalid skip token '{token}'.", 0) from None
 
 
-def _key_value(token: str) -> str:
-    text = token.strip()
-    if text.lower().startswith("guid'") and text.endswith("'"):
-        return text[5:-1].lower()
-    return text.strip("'")
-
-
-def _key_token(source: RowSource, token: str) -> int:
-    key = _key_value(token)
-    index_of_key = getattr(source, "index_of_key", None)
-    if index_of_key is not None:
-        idx = index_of_key(key)
-        if idx is not None:
-            return int(idx)
-    keys = source.column(source.key_name)
-    hits = np.flatnonzero(keys == key)
-    if len(hits) == 0:
+def _key_token(source: RowSource, token: str, edm: str) -> int:
+    """The row of the key a ``$skiptoken`` names."""
+    try:
+        row = keys.find_row(source, keys.parse(token, edm))
+    except odata.ODataError:
+        row = None
+    if row is None:
         raise odata.ODataError(f"Invalid skip token '{token}'.", 0)
-    return int(hits[0])
+    return row
 
 
-def _position_after(source: RowSource, ordered: np.ndarray, token: str) -> int:
-    row = _key_token(source, token)
+def _position_after(source: RowSource, ordered: np.ndarray, token: str, edm: str) -> int:
+    row = _key_token(source, token, edm)
     hits = np.flatnonzero(ordered == row)
     return int(hits[0]) + 1 if len(hits) else 0

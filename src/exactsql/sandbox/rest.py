@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-from urllib.parse import quote, urlencode
+import base64
+import binascii
+import dataclasses
+import datetime as dt
+import functools
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote_plus
 
 import numpy as np
 import orjson
 
-from exactsql.catalog import AccessPath, Column, Table
+from exactsql.catalog import load_catalog
 from exactsql.endpoints import ApiPath, split_api_path
-from exactsql.sandbox import atom, odata
+from exactsql.sandbox import atom, expand, keys, metadata, odata, system
+from exactsql.sandbox.fidelity import FaithfulRows
 from exactsql.sandbox.messages import Request, Response, json_response, odata_error
-from exactsql.sandbox.query import QueryOptions, run_query
-from exactsql.sandbox.render import render_rows
+from exactsql.sandbox.pages import EntitySet, not_found, read
+from exactsql.sandbox.render import escape_slashes
 from exactsql.sandbox.store import RowSource, StaticRows
 
 if TYPE_CHECKING:
@@ -21,44 +28,65 @@ if TYPE_CHECKING:
     from exactsql.sandbox.oauth import AccessToken
 
 TOKEN_ENDPOINT = "oauth2/token"
-SELECT_OR_TOP = "Please add a $select or a $top=1 statement to the query string."
-MANDATORY = (
-    "This endpoint has mandatory filtering applied. A GET request for this endpoint must have a $filter "
-    "parameter with one of the following fields in the url: {}."
-)
 
 
 def token(sb: Sandbox, request: Request) -> Response:
     """``POST /api/oauth2/token``."""
     sb.stats.token_calls += 1
+    request = _public(sb, request)
     if request.method != "POST":
         sb.log_request(request, 405, None)
         return sb.respond(odata_error(405, "The requested resource does not support http method 'GET'."))
-    form = request.form()
-    app = sb.oauth.app(form.get("client_id", ""))
+    form = _client_credentials(sb, request)
+    app = sb.oauth.app(form.get("client_id", "")) if form is not None else None
     user_id = None
-    if app is not None:
-        refresh = form.get("refresh_token")
-        chain = sb.oauth._refresh.get(refresh or "")
+    if app is not None and form is not None:
+        chain = sb.oauth.chain_of(form.get("refresh_token", ""))
         user_id = chain.user_id if chain else None
     if app is not None and user_id and sb.errors.blocked(app.client_id, user_id, None, TOKEN_ENDPOINT):
         sb.stats.error_budget_blocks += 1
-        sb.log_request(request, sb.settings.error_block_status, None, {"grant_type": form.get("grant_type")})
+        sb.log_request(
+            request, sb.settings.error_block_status, None, {"grant_type": (form or {}).get("grant_type")}
+        )
         return sb.respond(_blocked_response(sb))
-    result = sb.oauth.token(form)
+    result = sb.oauth.token(form if form is not None else {})
+    grant = (form or request.form()).get("grant_type")
     if result.error_kind:
         sb.stats.token_errors[result.error_kind] += 1
     if app is not None and result.user_id:
         sb.errors.record(result.status, app.client_id, result.user_id, None, TOKEN_ENDPOINT)
-    sb.log_request(
-        request, result.status, None, {"grant_type": form.get("grant_type"), "error": result.error_kind}
-    )
+    sb.log_request(request, result.status, None, {"grant_type": grant, "error": result.error_kind})
     if isinstance(result.body, str):
         return sb.respond(
             Response(result.status, {"Content-Type": "text/plain", **result.headers}, result.body.encode())
         )
     headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **result.headers}
-    return sb.respond(json_response(result.status, result.body, headers))
+    response = json_response(result.status, result.body, headers)
+    if sb.settings.json_escape_slash:
+        response.body = escape_slashes(response.body)
+    return sb.respond(response)
+
+
+def _client_credentials(sb: Sandbox, request: Request) -> dict[str, str] | None:
+    """The form with the client's id and secret, from the form or an HTTP Basic header (RFC 6749 §2.3.1).
+
+    None when a Basic header cannot be read or names another client than the form.
+    """
+    form = request.form()
+    header = request.header("authorization") or ""
+    if not sb.settings.token_basic_auth or header[:6].lower() != "basic ":
+        return form
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, colon, secret = decoded.partition(":")
+    if not colon:
+        return None
+    client_id, secret = (unquote_plus(v) if "%" in v else v for v in (client_id, secret))
+    if form.get("client_id", client_id) != client_id or form.get("client_secret", secret) != secret:
+        return None
+    return {**form, "client_id": client_id, "client_secret": secret}
 
 
 def _blocked_response(sb: Sandbox) -> Response:
@@ -66,9 +94,17 @@ def _blocked_response(sb: Sandbox) -> Response:
     return odata_error(sb.settings.error_block_status, message, {"Reason": "ErrorLimitExceeded"})
 
 
+def _public(sb: Sandbox, request: Request) -> Request:
+    """The request as seen through ``public_base_url`` (the base its answers' URLs are written with)."""
+    if sb.settings.public_base_url:
+        return dataclasses.replace(request, base_url=sb.settings.public_base_url)
+    return request
+
+
 def api(sb: Sandbox, request: Request) -> Response:
     """``/api/v1/…``: authentication, error budget, rate limits, division access, then the endpoint."""
     sb.stats.api_calls += 1
+    request = _public(sb, request)
     parsed = split_api_path(request.path)
     division, endpoint = parsed.division, parsed.endpoint
 
@@ -89,26 +125,62 @@ def api(sb: Sandbox, request: Request) -> Response:
             sb.log_request(request, 429, division, {"rate_limited": decision.exceeded})
             return sb.respond(Response(429, decision.headers, b""))
         headers = decision.headers
-    response = _as_requested(request, _dispatch(sb, request, token, parsed), parsed.base)
+    response = _finish(sb, request, parsed, _dispatch(sb, request, token, parsed))
     response.headers.update(headers)
     sb.errors.record(response.status, chain.client_id, chain.user_id, division, endpoint)
     sb.log_request(request, response.status, division)
     return sb.respond(response)
 
 
-def _as_requested(request: Request, response: Response, rest: str) -> Response:
-    """Atom/XML instead of JSON when the request does not ask for JSON, as Exact does."""
-    if atom.wants_json(request.header("accept")) or "json" not in response.headers.get("Content-Type", ""):
+def _finish(sb: Sandbox, request: Request, parsed: ApiPath, response: Response) -> Response:
+    """The answer as Exact writes it: Atom/XML unless JSON was asked for, escaped slashes, the OData version."""
+    content_type = response.headers.get("Content-Type", "")
+    if sb.settings.data_service_version and content_type:
+        d = response.payload.get("d") if isinstance(response.payload, dict) else None
+        v2 = (isinstance(d, dict) and "results" in d) or content_type.startswith("text/plain")
+        response.headers["DataServiceVersion"] = "2.0;" if v2 else "1.0;"
+    if "json" not in content_type:
         return response
-    payload = orjson.loads(response.body)
+    if not atom.wants_json(request.header("accept")):
+        return _as_atom(sb, request, parsed, response)
+    if sb.settings.json_escape_slash:
+        response.body = escape_slashes(response.body)
+    return response
+
+
+def _as_atom(sb: Sandbox, request: Request, parsed: ApiPath, response: Response) -> Response:
+    payload: Any = response.payload if response.payload is not None else orjson.loads(response.body)
     if "error" in payload:
         body = atom.error(payload["error"]["message"]["value"])
-    else:
-        body = atom.feed(payload["d"], rest.rsplit("/", 1)[-1])
-    content_type = (
-        "application/atom+xml;type=feed;charset=utf-8" if "error" not in payload else "application/xml"
+        return Response(response.status, {**response.headers, "Content-Type": "application/xml"}, body)
+    service, _, _ = parsed.base.partition("/")
+    prefix = f"{request.base_url}/api/v1/" + (f"{parsed.division}/" if parsed.division is not None else "")
+    now = dt.datetime.fromtimestamp(sb.clock.now(), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    title = parsed.base.rsplit("/", 1)[-1]
+    place = atom.Place(prefix + service + "/", prefix + parsed.base, title, now, _types_of)
+    d = payload["d"]
+    kind = "entry" if isinstance(d, dict) and "__metadata" in d else "feed"
+    content_type = f"application/atom+xml;type={kind};charset=utf-8"
+    if isinstance(d, dict) and "__metadata" not in d and "results" not in d:
+        content_type = "application/xml;charset=utf-8"
+    return Response(
+        response.status, {**response.headers, "Content-Type": content_type}, atom.document(d, place)
     )
-    return Response(response.status, {**response.headers, "Content-Type": content_type}, body)
+
+
+@functools.cache
+def _entity_types() -> dict[str, dict[str, str]]:
+    types: dict[str, dict[str, str]] = {}
+    for table in load_catalog().tables:
+        found = types.setdefault(table.entity_type, {})
+        for column in table.columns:
+            found.setdefault(column.name, column.edm)
+    return types
+
+
+def _types_of(entity_type: str) -> dict[str, str]:
+    """The Edm types of an entity type's properties, by name."""
+    return _entity_types().get(entity_type, {})
 
 
 def _unauthorized(
@@ -144,13 +216,13 @@ def _dispatch(sb: Sandbox, request: Request, token: AccessToken, parsed: ApiPath
     chain = token.chain
     user = sb.users[chain.user_id]
     if division is None:
-        if rest.lower() == "current/me":
-            return _me(sb, request, chain.user_id, chain.divisions)
-        if rest.lower().startswith("system/users"):
-            table = sb.catalog.table("system/Users")
-            path = table.paths[0]
-            users = StaticRows(table, sb.world.system_users(), "UserID")
-            return _collection(sb, request, table, path, users, parsed)
+        name = parsed.base.lower()
+        if name == "current/me":
+            me = system.me_rows(sb, chain.user_id, chain.divisions)
+            return _read(sb, request, "current/Me", me, parsed)
+        if name == "system/users":
+            users = StaticRows(sb.catalog.table("system/Users"), sb.world.system_users(), "UserID")
+            return _read(sb, request, "system/Users", users, parsed)
         return odata_error(404, "The requested resource was not found: " + rest)
     state = sb.division(division)
     if state is None or division not in chain.divisions or division not in user.divisions:
@@ -158,217 +230,63 @@ def _dispatch(sb: Sandbox, request: Request, token: AccessToken, parsed: ApiPath
             403, "Forbidden - you have no access to this division.", {"Reason": "NoDivisionAccess"}
         )
     base = parsed.base
+    if base.lower().endswith("/$metadata") and base.count("/") == 1:
+        document = metadata.document(sb.catalog, base.split("/", 1)[0])
+        if document is None:
+            return odata_error(404, f"Resource not found for the segment '{base.split('/', 1)[0]}'.")
+        return Response(200, {"Content-Type": "application/xml;charset=utf-8"}, document)
+    if base.lower() == "users/userhasrights":
+        return system.user_has_rights(sb.catalog, request)
+    deferred = expand.DEFERRED.match(base)
+    if deferred is not None and parsed.key is None:
+        return _navigation(sb, request, parsed, deferred)
     found = sb.catalog.find_endpoint(base)
     if found is None:
         return odata_error(404, f"Resource not found for the segment '{base.rsplit('/', 1)[-1]}'.")
     table, path = found
     source: RowSource | None
-    if table.full_name.lower() in (
-        "system/divisions",
-        "system/alldivisions",
-        "system/getmostrecentlyuseddivisions",
-    ):
-        cols = sb.world.divisions_table()
-        if table.name == "Divisions":
-            keep = np.isin(cols["Code"].astype(np.int64), np.array(chain.divisions, dtype=np.int64))
-            cols = {k: v[keep] for k, v in cols.items()}
-        source = StaticRows(table, cols, "Code")
+    if table.full_name.lower() in system.DIVISION_ENDPOINTS:
+        source = system.division_rows(sb, table.full_name, table.name, chain.divisions)
     elif table.full_name == "sync/Deleted":
         source = state.deleted
     else:
         source = state.rows(table.full_name)
     if source is None:
         return odata_error(404, f"The sandbox has no data for '{path.endpoint}'.")
-    return _collection(sb, request, table, path, source, parsed)
+    es = EntitySet(table, path, FaithfulRows(source, table, sb.settings), division)
+    return read(sb, request, es, parsed)
 
 
-def _me(sb: Sandbox, request: Request, user_id: str, divisions: tuple[int, ...]) -> Response:
-    user = sb.users[user_id]
-    current = divisions[0] if divisions else None
-    row = {
-        "__metadata": {
-            "uri": f"{request.base_url}/api/v1/current/Me(guid'{user_id}')",
-            "type": "Exact.Web.Api.System.Me",
-        },
-        "UserID": user_id,
-        "CurrentDivision": current,
-        "AccountingDivision": current,
-        "DossierDivision": None,
-        "FullName": user.full_name,
-        "FirstName": user.first_name,
-        "LastName": user.last_name,
-        "UserName": user.username,
-        "Email": user.email,
-        "Language": user.language,
-        "LanguageCode": "nl-NL",
-        "Legislation": 1,
-        "ServerTime": None,
-        "ServerUtcOffset": 3600.0,
-        "IsClientUser": False,
-        "IsMyFirmPortalUser": False,
-    }
-    for column in sb.catalog.table("current/Me").columns:
-        row.setdefault(column.name, None)
-    select = request.params().get("$select")
-    if select:
-        names = odata.parse_select(select, [k for k in row if k != "__metadata"])
-        row = {"__metadata": row["__metadata"], **{n: row[n] for n in names}}
-    return json_response(200, {"d": {"results": [row]}})
+def _read(sb: Sandbox, request: Request, name: str, rows: StaticRows, parsed: ApiPath) -> Response:
+    """A read of a world-wide table (no division in the URL)."""
+    table = sb.catalog.table(name)
+    es = EntitySet(table, table.paths[0], FaithfulRows(rows, table, sb.settings), None)
+    return read(sb, request, es, parsed)
 
 
-def _options(request: Request, path: AccessPath, table: Table) -> tuple[QueryOptions, dict[str, str]]:
-    params = request.params()
-    names = [c.name for c in path.columns]
-    opts = QueryOptions()
-    text = params.get("$filter")
-    if text is not None and text.strip():
-        opts.filter = odata.parse_filter(text)
-    if params.get("$select"):
-        opts.select = odata.parse_select(params["$select"], names)
-    if params.get("$top"):
-        opts.top = _non_negative(params["$top"], "$top")
-    if params.get("$skip"):
-        opts.skip = _non_negative(params["$skip"], "$skip")
-    if params.get("$orderby"):
-        opts.orderby = odata.parse_orderby(params["$orderby"], {c.name: c.edm for c in path.columns})
-    opts.skiptoken = params.get("$skiptoken") or None
-    opts.inlinecount = params.get("$inlinecount", "").lower() == "allpages"
-    return opts, params
-
-
-def _non_negative(text: str, option: str) -> int:
+def _navigation(sb: Sandbox, request: Request, parsed: ApiPath, match: re.Match[str]) -> Response:
+    """``Header(key)/Lines``: the header's lines, as a collection of their own."""
+    base, key_text, name = match.group("base"), match.group("key"), match.group("nav")
+    found = sb.catalog.find_endpoint(base)
+    state = sb.division(parsed.division) if parsed.division is not None else None
+    if found is None or state is None:
+        return odata_error(404, f"Resource not found for the segment '{base.rsplit('/', 1)[-1]}'.")
+    table = found[0]
+    nav = expand.navigation(sb.catalog, table, name)
+    headers = state.rows(table.full_name)
+    lines = state.rows(nav.table.full_name) if nav is not None else None
+    if nav is None or headers is None or lines is None:
+        return odata_error(404, f"Resource not found for the segment '{name}'.")
+    key_column = table.column(nav.parent_key)
     try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise odata.ODataError(f"Invalid value '{text}' for {option}: expected a non-negative integer.", 0)
-    return value
-
-
-def _collection(
-    sb: Sandbox,
-    request: Request,
-    table: Table,
-    path: AccessPath,
-    source: RowSource,
-    parsed: ApiPath,
-) -> Response:
-    division = parsed.division
-    try:
-        opts, params = _options(request, path, table)
+        key = keys.parse(key_text, key_column.edm if key_column else "Edm.Guid")
     except odata.ODataError as exc:
         return odata_error(400, str(exc))
-    types = {c.name: c.edm for c in path.columns}
-    if division is not None and table.partitioned:
-        types.setdefault("Division", "Edm.Int32")
-    if parsed.key is not None:
-        return _by_key(sb, request, table, path, source, division, parsed.key, opts)
-    count_only = parsed.count
-    if path.select_mandatory and opts.select is None and (path.kind in ("sync", "bulk") or opts.top != 1):
-        return odata_error(400, SELECT_OR_TOP)
-    if opts.filter is not None:
-        used = odata.fields(opts.filter)
-        unknown = sorted(f for f in used if f not in types)
-        if unknown:
-            return odata_error(
-                400, f"No property '{unknown[0]}' exists in type '{table.entity_type}' at position 0."
-            )
-        refused = sorted(f for f in used if not path.can_filter(f))
-        if refused:
-            return odata_error(400, "Filtering on these fields is not supported: " + ", ".join(refused))
-    if sb.settings.mandatory_filtering and path.mandatory_filter:
-        named = odata.fields(opts.filter) if opts.filter is not None else set()
-        if not named & set(path.mandatory_filter):
-            return odata_error(400, MANDATORY.format(", ".join(path.mandatory_filter)))
-    page_size = sb.settings.bulk_page_size if path.kind in ("sync", "bulk") else sb.settings.regular_page_size
-    page_size = min(page_size, path.page_size) if path.kind == "regular" else page_size
-    try:
-        if count_only:
-            opts.inlinecount, opts.top, opts.skiptoken = True, 0, None
-            result = run_query(source, opts, page_size, path.kind == "sync", types, table.entity_type)
-            return Response(200, {"Content-Type": "text/plain; charset=utf-8"}, str(result.count).encode())
-        result = run_query(source, opts, page_size, path.kind == "sync", types, table.entity_type)
-    except odata.ODataError as exc:
-        return odata_error(400, str(exc))
-    columns = _columns(path, opts.select)
-    rows = render_rows(
-        columns, source.take, result.indexes, _uri_maker(request, path, source, division), table.entity_type
-    )
-    d: dict = {"results": rows}
-    if result.count is not None:
-        d["__count"] = str(result.count)
-    if result.more and result.last_token:
-        d["__next"] = _next_url(request, params, result.last_token, opts, len(rows))
-    return Response(200, {"Content-Type": "application/json; charset=utf-8"}, orjson.dumps({"d": d}))
-
-
-def _columns(path: AccessPath, select: list[str] | None) -> list[Column]:
-    if select is None:
-        return list(path.columns)
-    return [c for c in (path.column(n) for n in select) if c is not None]
-
-
-def _uri_maker(request: Request, path: AccessPath, source: RowSource, division: int | None):  # type: ignore[no-untyped-def]
-    prefix = (
-        f"{request.base_url}/api/v1/{division}/{path.endpoint}"
-        if division is not None
-        else f"{request.base_url}/api/v1/{path.endpoint}"
-    )
-    key_name = _key_name(path, source)
-    key_column = path.column(key_name)
-    edm = key_column.edm if key_column else "Edm.Guid"
-
-    def make(idx: np.ndarray) -> list[str]:
-        keys = source.take(key_name, idx).tolist()
-        if edm == "Edm.Guid":
-            return [f"{prefix}(guid'{k}')" for k in keys]
-        if edm == "Edm.Int64":
-            return [f"{prefix}({k}L)" for k in keys]
-        return [f"{prefix}({k})" for k in keys]
-
-    return make
-
-
-def _key_name(path: AccessPath, source: RowSource) -> str:
-    """The key column of a path: the catalog's when it is one column, else the row source's."""
-    return path.key if isinstance(path.key, str) else source.key_name
-
-
-def _next_url(request: Request, params: dict[str, str], token: str, opts: QueryOptions, served: int) -> str:
-    kept = {k: v for k, v in params.items() if k not in ("$skiptoken", "$skip")}
-    if opts.top is not None:
-        kept["$top"] = str(opts.top - served)
-    kept["$skiptoken"] = token
-    query = urlencode(kept, quote_via=quote, safe="'(),$*:")
-    return f"{request.base_url}{request.path}?{query}"
-
-
-def _by_key(
-    sb: Sandbox,
-    request: Request,
-    table: Table,
-    path: AccessPath,
-    source: RowSource,
-    division: int | None,
-    key_text: str,
-    opts: QueryOptions,
-) -> Response:
-    key = key_text.strip()
-    if key.lower().startswith("guid'") and key.endswith("'"):
-        key = key[5:-1].lower()
-    idx = None
-    lookup = getattr(source, "index_of_key", None)
-    if lookup is not None:
-        idx = lookup(key)
-    if idx is None:
-        keys = source.column(_key_name(path, source))
-        hits = np.flatnonzero(keys.astype(str) == key)
-        idx = int(hits[0]) if len(hits) else None
-    if idx is None or not source.alive_mask()[idx]:
-        return odata_error(404, "The requested entity was not found.")
-    columns = _columns(path, opts.select)
-    rows = render_rows(
-        columns, source.take, np.array([idx]), _uri_maker(request, path, source, division), table.entity_type
-    )
-    return json_response(200, {"d": rows[0]})
+    row = keys.find_row(headers, key)
+    if row is None or not headers.alive_mask()[row]:
+        return not_found(sb, table.name)
+    value = headers.take(nav.parent_key, np.array([row]))[0]
+    keep = lines.column(nav.link) == value
+    source = FaithfulRows(lines, nav.table, sb.settings, keep=keep)
+    es = EntitySet(nav.table, nav.path, source, parsed.division, navigated=True)
+    return read(sb, request, es, dataclasses.replace(parsed, key=None))
