@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import dataclasses
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,7 +15,9 @@ import pytest
 
 from exactsql.catalog import load_catalog
 from exactsql.sandbox.core import Sandbox
+from exactsql.sandbox.process import SandboxProcess
 from exactsql.sandbox.transport import SandboxTransport
+from tests.connections.helpers import logged_in
 from tests.sandbox_client import SandboxClient
 
 BASE = "http://sbx"
@@ -307,6 +311,22 @@ def test_use_all_pages_through_many_divisions() -> None:
         rows, nexts = eol.follow(f"{first}/system/Divisions", {"$select": "Code"})
         assert len(nexts) == 2
         assert sorted(r["Code"] for r in rows) == sorted(eol.divisions)
+
+
+def test_use_all_sees_every_division_of_a_large_licence(sqlite_env: dict[str, str]) -> None:
+    """More divisions than a page: the command line pages system/Divisions by its Int32 key."""
+    with SandboxProcess("--divisions", "130") as server:
+        logged_in(server.info, "eol")
+        done = subprocess.run(
+            [sys.executable, "-m", "exactsql", "query", "use all@eol; select count(*) from systemdivisions"],
+            env={**sqlite_env, "NO_COLOR": "1"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"\b130\b", done.stdout), done.stdout
+    assert "Using 130 division(s)" in done.stderr
 
 
 # §13: escaped slashes; §14: {"d": [...]} for $top, DataServiceVersion ---------------------------------
