@@ -406,3 +406,36 @@ def test_status_shows_no_secret(exactsql_env: dict, scaled: dict, control: httpx
         assert secret not in text
     assert dataclasses.asdict(chain)  # the chain itself is there to compare with
     assert os.environ["EXACTSQL_SECRET_KEY"] not in text
+
+
+def test_a_slot_whose_settlement_met_an_outage_is_freed_once_the_store_is_back(tmp_path: Path) -> None:
+    """A call's error slot is settled while the store is down: the settlement is kept and made before the
+    process's next admission, instead of holding the slot for its whole lease (every slot leaked this way
+    made all processes wait for minutes after the store came back)."""
+    from exactsql.api.budget import ErrorBudget
+    from exactsql.api.clock import StoreClock
+    from exactsql.state import open_store
+    from tests.servers import start_postgres
+
+    server = start_postgres()
+    try:
+        store = open_store(server.url)
+        errors = ErrorBudget(store, "app", "user", 10, 8, StoreClock(store))
+        tickets = [errors.admit(1, "crm/accounts") for _ in range(8)]  # the reserve, all in flight
+        server.kill()
+        for ticket in tickets:
+            with pytest.raises(Exception):  # noqa: B017 - whatever the driver raises for a dead server
+                errors.settle(ticket, 200, 1, "crm/accounts")
+        server.restart()
+        deadline = time.monotonic() + 30
+        while True:  # the first calls after the restart may meet the old connections
+            try:
+                ticket = errors.admit(1, "crm/accounts")
+                break
+            except Exception:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        errors.settle(ticket, 200, 1, "crm/accounts")
+        assert store.get(errors._flight_key(1, "crm/accounts")) is None  # no slot left held
+    finally:
+        server.stop()

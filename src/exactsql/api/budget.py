@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import secrets
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -381,6 +382,8 @@ class ErrorBudget:
     ) -> None:
         self.store, self.client_id, self.user_id = store, client_id, user_id
         self.limit, self.reserve, self.clock = limit, reserve, clock
+        self._unsettled: list[tuple[str, int | None, int | None, str]] = []
+        self._unsettled_lock = threading.Lock()
 
     def _hour(self) -> str:
         return _utc(self.clock.now()).strftime("%Y-%m-%dT%H")
@@ -437,6 +440,8 @@ class ErrorBudget:
         reserve); ErrorBudgetError when the reserve is reached or Exact has blocked the endpoint. Returns the
         ticket to :meth:`settle`."""
         ticket = secrets.token_hex(8)
+        if self._unsettled:
+            self._settle_kept()
         while True:
             now = self.clock.now()
             keys = [
@@ -503,7 +508,28 @@ class ErrorBudget:
 
     def settle(self, ticket: str, status: int | None, division: int | None, endpoint: str) -> None:
         """Frees the slot of ``ticket`` and counts the response if its status is one Exact counts (None: no
-        response)."""
+        response). When the store cannot be reached, the settlement is kept and made before this process's
+        next admission, so that an outage does not leave slots held for their whole lease."""
+        try:
+            self._settle(ticket, status, division, endpoint)
+        except Exception:
+            with self._unsettled_lock:
+                self._unsettled.append((ticket, status, division, endpoint))
+            raise
+
+    def _settle_kept(self) -> None:
+        """Makes the settlements an outage kept back (they stay kept while the store is still away)."""
+        with self._unsettled_lock:
+            kept, self._unsettled = self._unsettled, []
+        for n, (ticket, status, division, endpoint) in enumerate(kept):
+            try:
+                self._settle(ticket, status, division, endpoint)
+            except Exception:
+                with self._unsettled_lock:
+                    self._unsettled.extend(kept[n:])
+                raise
+
+    def _settle(self, ticket: str, status: int | None, division: int | None, endpoint: str) -> None:
         counted = status in self.COUNTED
         keys = [self._flight_key(division, endpoint)]
         if counted:
