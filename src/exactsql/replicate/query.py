@@ -18,7 +18,7 @@ from sqlglot import exp
 from exactsql.catalog import Column, Table, load_catalog
 from exactsql.replicate.plan import DIVISION, physical_name
 from exactsql.replicate.targets import Target, TargetConnection, check_file_url, duckdb_error, open_target
-from exactsql.sql import dictionary
+from exactsql.sql import dictionary, types
 from exactsql.sql.dialect import (
     SQLError,
     UseStatement,
@@ -116,13 +116,13 @@ class ReplicaEngine:
         if self.divisions is not None:
             where = f' WHERE "Division" IN ({", ".join(str(int(d)) for d in self.divisions)})'
         if self.conn is None:
-            cols = ", ".join('"' + c.name.replace('"', '""') + '"' for c in columns)
+            cols = ", ".join(types.column_sql(c) for c in columns)  # GUIDs and amounts as the engine has them
             self.duck.execute(
                 f'CREATE OR REPLACE TEMP VIEW "{view}" AS SELECT {cols} FROM replica.main."{name}"{where}'
             )
         else:
             data = self.conn.read(name, columns, self.divisions)
-            self.duck.register(view, data)
+            types.register(self.duck, view, data, columns)
         return columns
 
     # -- statements ---------------------------------------------------------------------------------------
@@ -187,7 +187,7 @@ class ReplicaEngine:
                 if self.conn is None:
                     self.duck.execute(f'DROP VIEW IF EXISTS "{view}"')
                 else:
-                    self.duck.unregister(view)
+                    types.unregister(self.duck, view)
         return StatementResult(tree.sql(), result)
 
 
