@@ -224,7 +224,7 @@ def main() -> None:
 
     import httpx
 
-    from exactsql.errors import ExactSQLError, os_error_hint
+    from exactsql.errors import ExactSQLError, advice, os_error_hint
     from exactsql.state import LockTimeout
 
     harden_process()
@@ -234,7 +234,7 @@ def main() -> None:
     try:
         app()
     except ExactSQLError as exc:
-        raise _fail(exc.message, exc.hint or _default_hint(exc)) from None
+        raise _fail(exc.message, exc.hint or advice(exc)) from None
     except LockTimeout as exc:
         raise _fail(
             str(exc), "Another process holds it: try again, or find the process that hangs."
@@ -259,20 +259,6 @@ def main() -> None:
             f"{DEBUG_ENV}=1 (the traceback), leaving out any secret.",
             code=70,
         ) from None
-
-
-def _default_hint(exc: Exception) -> str:
-    """What to do next after an error of Exact Online that came without advice."""
-    from exactsql.errors import ApiError
-
-    if not isinstance(exc, ApiError):
-        return ""
-    return {
-        400: "Check the path and the query options (-q); `exactsql explain` shows what a query sends.",
-        401: "Log in again: exactsql login CONNECTION.",
-        403: 'The user has no access there: `exactsql query "select code from systemdivisions"` lists the divisions.',
-        404: "Check the path: service/Entity as in Exact's REST API, e.g. crm/Accounts.",
-    }.get(exc.status, "Try again later; if it persists, check Exact Online's status.")
 
 
 def _has_request(exc: Exception) -> bool:

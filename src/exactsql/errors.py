@@ -104,3 +104,16 @@ def os_error_hint(exc: OSError) -> str:
         errno.EEXIST: "Something else already exists there: check the path.",
     }
     return hints.get(os_errno(exc), "Check the path, the disk and the permissions.")
+
+
+def advice(exc: Exception) -> str:
+    """What to do next after an error of Exact Online that came without advice (the command line and the
+    PostgreSQL front door give the same)."""
+    if not isinstance(exc, ApiError):
+        return ""
+    return {
+        400: "Check the path and the query options (-q); `exactsql explain` shows what a query sends.",
+        401: "Log in again: exactsql login CONNECTION.",
+        403: 'The user has no access there: `exactsql query "select code from systemdivisions"` lists the divisions.',
+        404: "Check the path: service/Entity as in Exact's REST API, e.g. crm/Accounts.",
+    }.get(exc.status, "Try again later; if it persists, check Exact Online's status.")

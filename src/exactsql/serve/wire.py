@@ -20,7 +20,7 @@ from pygwire import BackendConnection, PygwireError
 from pygwire import messages as m
 from pygwire.constants import TransactionStatus
 
-from exactsql.errors import ExactSQLError
+from exactsql.errors import ExactSQLError, advice
 from exactsql.serve import statements as st
 from exactsql.serve.backend import Shared
 from exactsql.serve.catalog import Introspection
@@ -258,7 +258,7 @@ class Link:
     def error(self, exc: BaseException) -> None:
         """Sends an error the way PostgreSQL does: severity, SQLSTATE, message and hint."""
         if isinstance(exc, ExactSQLError):
-            message, hint = exc.message, exc.hint or _default_hint(exc)
+            message, hint = exc.message, exc.hint or advice(exc)
         else:
             message, hint = str(exc) or type(exc).__name__, ""
             if not isinstance(exc, SessionError):
@@ -435,10 +435,3 @@ def _row_description(schema: pa.Schema, formats: list[int]) -> m.RowDescription:
 def _encode(batch: pa.Table, types: list, formats: list[int]) -> bytes:
     columns = [wire_column(batch.column(i), types[i], formats[i] == 1) for i in range(batch.num_columns)]
     return data_rows(columns)
-
-
-def _default_hint(exc: ExactSQLError) -> str:
-    """The hint the command line gives for an error that came without one."""
-    from exactsql.cli import _default_hint as cli_hint
-
-    return cli_hint(exc)
