@@ -53,6 +53,8 @@ class ExactClient:
 
     Args:
         on_wait: called with (seconds, what) before a wait for a rate window, so a CLI can show it.
+        before_call: called before every attempt of a call (retries included), before any budget is
+            taken for it; it may raise to stop the call (a cap on a run's calls).
     """
 
     def __init__(
@@ -63,7 +65,9 @@ class ExactClient:
         rates: RateBudget,
         errors: ErrorBudget,
         on_wait: Callable[[float, str], None] | None = None,
+        before_call: Callable[[], None] | None = None,
     ) -> None:
+        self.before_call = before_call
         self.http = http
         self.base_url = base_url
         self.broker = broker
@@ -101,6 +105,8 @@ class ExactClient:
         division, endpoint = parsed.division, parsed.endpoint
         renewed = False
         for attempt in range(RETRIES):
+            if self.before_call is not None:
+                self.before_call()
             slot = self.errors.admit(division, endpoint)  # a slot of the error reserve until answered
             answer: httpx.Response | None = None
             try:

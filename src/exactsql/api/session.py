@@ -102,9 +102,15 @@ class Session:
                 )
         return user
 
-    def client(self, on_wait: Callable[[float, str], None] | None = None) -> ExactClient:
-        """An API client on this connection."""
-        return ExactClient(self.http, self.base_url, self.broker, self.rates, self.errors, on_wait)
+    def client(
+        self,
+        on_wait: Callable[[float, str], None] | None = None,
+        before_call: Callable[[], None] | None = None,
+    ) -> ExactClient:
+        """An API client on this connection (see :class:`ExactClient` for the callbacks)."""
+        return ExactClient(
+            self.http, self.base_url, self.broker, self.rates, self.errors, on_wait, before_call
+        )
 
     # -- login ---------------------------------------------------------------------------------------
 

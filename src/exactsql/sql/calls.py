@@ -41,20 +41,9 @@ class CallBudget:
             self.spent += 1
 
 
-class BudgetedClient(ExactClient):
-    """An API client whose every call, first tries and retries alike, is counted against a ``CallBudget``."""
-
-    budget: CallBudget
-
-    @classmethod
-    def of(
-        cls, session: Session, budget: CallBudget, on_wait: Callable[[float, str], None] | None = None
-    ) -> BudgetedClient:
-        """A client on ``session`` spending from ``budget``."""
-        client = cls(session.http, session.base_url, session.broker, session.rates, session.errors, on_wait)
-        client.budget = budget
-        return client
-
-    def _admit(self, division: int | None) -> tuple[str, float | None]:
-        self.budget.spend()  # before a rate slot or a token is taken for it
-        return super()._admit(division)
+def budgeted_client(
+    session: Session, budget: CallBudget, on_wait: Callable[[float, str], None] | None = None
+) -> ExactClient:
+    """A client on ``session`` whose every call, first tries and retries alike, spends from ``budget``
+    before a rate slot or a token is taken for it."""
+    return session.client(on_wait, before_call=budget.spend)

@@ -23,11 +23,12 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from exactsql.api.client import ExactClient
 from exactsql.api.convert import page_to_arrow, schema_for
 from exactsql.api.session import Session
 from exactsql.catalog import Column, load_catalog
 from exactsql.sql import dictionary, reach, script, types
-from exactsql.sql.calls import BudgetedClient, CallBudget
+from exactsql.sql.calls import CallBudget, budgeted_client
 from exactsql.sql.dialect import (
     SQLError,
     Statement,
@@ -149,7 +150,7 @@ class Engine:
         self.resolver = NameResolver(self.catalog)
         self.budget = CallBudget()
         self.on_wait = on_wait
-        self.clients: dict[str, BudgetedClient] = {}  # made on first use: a login is no statement's cost
+        self.clients: dict[str, ExactClient] = {}  # made on first use: a login is no statement's cost
         self.stats = RowStats()
         self.ios: list[IORecord] = []
         self._scope: dict[str, list[int]] = {}
@@ -164,14 +165,14 @@ class Engine:
 
     # -- divisions ------------------------------------------------------------------------------------
 
-    def _client(self, alias: str) -> BudgetedClient:
+    def _client(self, alias: str) -> ExactClient:
         if alias not in self.sessions:
             raise SQLError(
                 f"No connection has the alias {alias!r}.",
                 f"Known aliases: {', '.join(sorted(self.sessions))}.",
             )
         if alias not in self.clients:
-            self.clients[alias] = BudgetedClient.of(self.sessions[alias], self.budget, self.on_wait)
+            self.clients[alias] = budgeted_client(self.sessions[alias], self.budget, self.on_wait)
         return self.clients[alias]
 
     def current_division(self, alias: str) -> int:
