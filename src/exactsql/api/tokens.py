@@ -47,8 +47,9 @@ TOKEN_RETRIES = 3
 #: The token endpoint in the error budget (division None), as Exact counts it.
 TOKEN_ENDPOINT = "oauth2/token"
 #: How long a process that got "Old refresh token used" looks for the newer pair before it calls the chain
-#: broken: the process that refreshed may be storing it right now (or retrying through a store outage).
-OLD_TOKEN_GRACE = 5.0
+#: broken: the process that refreshed may be storing it right now, or retrying through a store outage (a
+#: store that has just come back takes seconds before every pooled connection is usable again).
+OLD_TOKEN_GRACE = 15.0
 #: How long a refresh whose answer cannot be stored keeps trying the store (the pair is held in memory and
 #: in a rescue file meanwhile).
 STORE_RETRY_DEADLINE = 300.0
@@ -274,6 +275,7 @@ class TokenBroker:
         if hold is not None:
             self._wait_out(hold)  # the token does not work: wait for the hold to end, or say why not
         with self.store.lock(self.key, timeout=60):
+            self._recover_rescued()  # a pair kept through an outage is newer than the one that got the 401
             chain = self._usable(self.read())
             if chain.access_token != used_token:
                 self._cached = chain
