@@ -88,9 +88,7 @@ def test_int64_as_exact_sends_them_strings_or_numbers_and_escaped_slashes() -> N
         {"Timestamp": "9007199254740993", "AmountDC": 100, "Date": "/Date(1700000000000)/"},
         {"Timestamp": "7", "AmountDC": -0.5, "Date": None},
     ]
-    as_text = (
-        b'{"d":{"results":[' + b",".join(orjson.dumps(r).replace(b"/", b"\\/") for r in rows) + b"]}}"
-    )
+    as_text = b'{"d":{"results":[' + b",".join(orjson.dumps(r).replace(b"/", b"\\/") for r in rows) + b"]}}"
     as_numbers = orjson.dumps(
         {"d": {"results": [{**r, "Timestamp": int(str(r["Timestamp"]))} for r in rows]}}
     )
