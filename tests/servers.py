@@ -127,10 +127,18 @@ class _Server:
         _stop(self.proc, None, signal.SIGTERM)
 
     def kill(self) -> None:
-        """SIGKILLs the server and every process of it (an outage); its data stays for :meth:`restart`."""
+        """SIGKILLs the server and every process of it (an outage), and waits until all of them are gone (a
+        restart must not find the old postmaster still exiting); its data stays for :meth:`restart`."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=15)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.02)
 
     def restart(self, timeout: float = 60.0) -> None:
         """Starts the killed server again on the same port with the same data."""
@@ -158,6 +166,13 @@ class PostgresServer(_Server):
 
     def url_for(self, dbname: str) -> str:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{dbname}"
+
+    def kill(self) -> None:
+        """As :meth:`_Server.kill`, and the killed postmaster's lock file goes too (its process may linger
+        as a zombie that nobody reaps, which PostgreSQL would take for a running server)."""
+        super().kill()
+        with contextlib.suppress(FileNotFoundError):
+            (self.base_dir / "data" / "postmaster.pid").unlink()
 
     def _terminate(self) -> None:
         postmaster_pid: int | None = None
