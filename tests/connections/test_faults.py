@@ -20,6 +20,7 @@ import pytest
 
 from exactsql.api.budget import RateBudget, RateState, Window
 from exactsql.api.session import Session, open_session
+from exactsql.api.tokens import TokenChain
 from exactsql.errors import (
     ChainBrokenError,
     ConfigError,
@@ -43,7 +44,21 @@ def _stats(control: httpx.Client) -> dict:
 def _until_due(session: Session) -> None:
     chain = session.broker.read()
     assert chain is not None
-    time.sleep(max(0.0, chain.refresh_at - session.clock.now()) + 0.02)
+    time.sleep(max(0.0, chain.refresh_at - session.clock.now()) + 0.005)
+
+
+def _used_while_valid(session: Session, chain: TokenChain) -> None:
+    """A refresh Exact refuses leaves the current token in use; an error only if it expired meanwhile.
+
+    At the sandbox's time scale a token is due 0.125 s before it expires, shorter than a refused call can
+    take on a loaded machine: then the token has expired by the time the answer comes, and saying so is
+    right."""
+    try:
+        token = session.broker.access_token()
+    except ExactSQLError:
+        assert session.clock.now() >= chain.expires_at, "refused although the current token was still valid"
+    else:
+        assert token == chain.access_token
 
 
 # --- 1. admissions never sent -------------------------------------------------------------------------
@@ -148,9 +163,9 @@ def test_the_days_token_limit_is_a_hold_not_a_broken_chain(
     _until_due(session)
     session.broker.access_token()  # call 2: a refresh
     _until_due(session)
-    token = session.broker.access_token()  # call 3: refused by Exact; the current token is still valid
     chain = session.broker.read()
-    assert chain is not None and token == chain.access_token
+    assert chain is not None
+    _used_while_valid(session, chain)  # call 3: refused by Exact; the current token is still valid
     time.sleep(max(0.0, chain.expires_at - session.clock.now()) + 0.05)
     for _ in range(20):
         with pytest.raises(TokenBudgetError):
@@ -169,7 +184,7 @@ def test_a_bare_429_on_a_refresh_is_a_wait(exactsql_env: dict, scaled: dict, con
     _until_due(session)
     old = session.broker.read()
     assert old is not None
-    assert session.broker.access_token() == old.access_token  # still valid: used while the hold lasts
+    _used_while_valid(session, old)
     time.sleep(0.6 * LIFETIME / 5)  # the hold of a bare 429: a minute of Exact's time
     new = session.broker.access_token()
     assert new != old.access_token

@@ -133,6 +133,7 @@ def _config(sandbox: Sandbox) -> uvicorn.Config:
         http="httptools",
         log_level="warning",
         access_log=False,
+        timeout_keep_alive=75,  # idle connections stay open like a web front end's, not uvicorn's 5 s
         lifespan="off",
         proxy_headers=False,  # the client address is the socket's peer (``/_sandbox/info`` trusts loopback)
     )
