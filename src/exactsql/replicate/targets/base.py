@@ -244,6 +244,14 @@ class TargetConnection:
         if batch.num_rows:
             self._upsert(stage_name(spec.name) if stage else spec.name, spec, batch)
 
+    def append(self, table: str, batch: pa.Table) -> None:
+        """Appends the rows of ``batch`` to ``table`` (a plain table without a key), column by name."""
+        if batch.num_rows:
+            self._append(table, batch)
+
+    def _append(self, table: str, batch: pa.Table) -> None:
+        raise NotImplementedError
+
     def delete_keys(self, spec: TableSpec, division: int, keys: list, stamps: list[int] | None = None) -> int:
         """Deletes rows by key in one division; with ``stamps``, only where the row's Timestamp ≤ its stamp."""
         if not keys:

@@ -77,6 +77,14 @@ class DuckDBConnection(TargetConnection):
         finally:
             self.con.unregister(view)
 
+    def _append(self, table: str, batch: pa.Table) -> None:
+        cols = ", ".join(self.q(c) for c in batch.column_names)
+        view = self._with_view(batch)
+        try:
+            self.con.execute(f"INSERT INTO {self.q(table)} ({cols}) SELECT {cols} FROM {view}")
+        finally:
+            self.con.unregister(view)
+
     def _delete_keys(self, spec: TableSpec, division: int, keys: list, stamps: list[int] | None) -> int:
         table, div, key = self.q(spec.name), self.q("Division"), self.q(spec.key)
         batch = pa.table(

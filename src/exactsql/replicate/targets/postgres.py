@@ -99,6 +99,12 @@ class PostgresConnection(TargetConnection):
             )
             self.db.execute(f"DROP TABLE {incoming}")
 
+    def _append(self, table: str, batch: pa.Table) -> None:
+        cols = ", ".join(self.q(c) for c in batch.column_names)
+        with self.db.cursor().copy(f"COPY {self.q(table)} ({cols}) FROM STDIN") as copy:
+            for row in python_rows(batch, dates_as_text=False):
+                copy.write_row(row)
+
     def _delete_keys(self, spec: TableSpec, division: int, keys: list, stamps: list[int] | None) -> int:
         table, div, key = self.q(spec.name), self.q("Division"), self.q(spec.key)
         key_type = self.sql_type(spec.edm(spec.key))

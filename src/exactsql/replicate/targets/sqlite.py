@@ -106,6 +106,13 @@ class SQLiteConnection(TargetConnection):
             python_rows(batch.select(names), dates_as_text=True),
         )
 
+    def _append(self, table: str, batch: pa.Table) -> None:
+        cols = ", ".join(self.q(c) for c in batch.column_names)
+        self.db.executemany(
+            f"INSERT INTO {self.q(table)} ({cols}) VALUES ({self.p(batch.num_columns)})",
+            python_rows(batch, dates_as_text=True),
+        )
+
     def _delete_keys(self, spec: TableSpec, division: int, keys: list, stamps: list[int] | None) -> int:
         table, div, key = self.q(spec.name), self.q("Division"), self.q(spec.key)
         before = self.db.total_changes
