@@ -95,10 +95,18 @@ class ExactClient:
         )
 
     def request(
-        self, method: str, path: str, params: dict[str, str] | None = None, division: int | None = None
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None = None,
+        division: int | None = None,
+        body: bytes | None = None,
+        retry: bool = True,
     ) -> httpx.Response:
         """One call within every budget; retried for 429, 5xx and network errors only, and once after a 401
-        with a renewed token."""
+        with a renewed token. ``body`` is sent as JSON. Without ``retry`` (a POST: a call that may have been
+        carried out although its answer was lost), a network error or a 5xx raises ApiError (status 0 for
+        no answer) instead of being tried again; 429 and 401 are still retried (Exact carried out nothing)."""
         url = self.url(path, division)
         self._check_host(url)
         parsed = split_api_path(httpx.URL(url).path)
@@ -112,15 +120,19 @@ class ExactClient:
             try:
                 token, admitted = self._admit(division)
                 headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+                if body is not None:
+                    headers["Content-Type"] = "application/json"
                 self.calls += 1
                 self._local.calls = self.thread_calls() + 1
                 try:
-                    answer = self.http.request(method, url, params=params, headers=headers)
+                    answer = self.http.request(method, url, params=params, headers=headers, content=body)
                 except httpx.TransportError as exc:
                     failure = type(exc).__name__
             finally:
                 self.errors.settle(slot, answer.status_code if answer else None, division, endpoint)
             if answer is None:
+                if not retry:
+                    raise ApiError(0, f"no answer ({failure})", endpoint)
                 self._backoff(attempt, f"network error ({failure})")
                 continue
             response = answer
@@ -138,6 +150,8 @@ class ExactClient:
                     time.sleep(self.rates.exhausted(division, response.headers))
                 log.warning("unexpected 429 from %s; waiting for the window to reset", endpoint)
                 continue
+            if response.status_code in RETRY_STATUSES and not retry:
+                raise ApiError(response.status_code, error_message(response), endpoint)
             if response.status_code in RETRY_STATUSES:
                 self._backoff(attempt, f"{response.status_code} from {endpoint}")
                 continue
