@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Callable
+
+from exactsql.sandbox.values import cet_ms
 
 
 class SandboxClock:
@@ -33,6 +36,10 @@ class SandboxClock:
     def now(self) -> float:
         """The current simulated time, epoch seconds."""
         return self._sim0 + (self._real_time() - self._real0) * self.scale + self._offset
+
+    def wall_ms(self) -> int:
+        """The current simulated time as ``/Date(ms)/`` writes it (Amsterdam wall-clock milliseconds)."""
+        return cet_ms(dt.datetime.fromtimestamp(self.now(), dt.UTC))
 
     def advance(self, seconds: float) -> float:
         """Moves simulated time forward by ``seconds``; returns the new time."""

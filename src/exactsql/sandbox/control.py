@@ -15,7 +15,6 @@ from exactsql.sandbox.messages import Request, Response, json_response
 from exactsql.sandbox.render import render_rows
 from exactsql.sandbox.settings import checked_text
 from exactsql.sandbox.store import RowSource
-from exactsql.sandbox.values import cet_ms
 
 if TYPE_CHECKING:
     from exactsql.sandbox.core import Sandbox
@@ -271,7 +270,7 @@ def _mutate(sb: Sandbox, body: dict) -> Response:
             counts["deletes"],
             sb._mutate_rng,
             sb.world.users[0].user_id,
-            cet_ms(dt.datetime.fromtimestamp(sb.clock.now(), dt.UTC)),
+            sb.clock.wall_ms(),
         )
     except KeyError:
         return _bad(

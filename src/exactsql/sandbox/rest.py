@@ -16,7 +16,7 @@ import orjson
 
 from exactsql.catalog import load_catalog
 from exactsql.endpoints import ApiPath, split_api_path
-from exactsql.sandbox import atom, expand, keys, metadata, odata, system
+from exactsql.sandbox import atom, expand, keys, metadata, odata, system, writes
 from exactsql.sandbox.fidelity import FaithfulRows
 from exactsql.sandbox.messages import Request, Response, json_response, odata_error
 from exactsql.sandbox.pages import EntitySet, not_found, read
@@ -206,8 +206,8 @@ def _unauthorized(
 
 def _dispatch(sb: Sandbox, request: Request, token: AccessToken, parsed: ApiPath) -> Response:
     division, rest = parsed.division, parsed.rest
-    if request.method != "GET":
-        return odata_error(405, f"The requested resource does not support http method '{request.method}'.")
+    if request.method != "GET" and (request.method not in writes.WRITE_METHODS or division is None):
+        return odata_error(405, writes.NOT_ALLOWED.format(request.method))
     url = request.base_url + request.path + ("?" + request.query if request.query else "")
     if len(url) > sb.settings.max_url_length:
         return odata_error(
@@ -229,6 +229,8 @@ def _dispatch(sb: Sandbox, request: Request, token: AccessToken, parsed: ApiPath
         return odata_error(
             403, "Forbidden - you have no access to this division.", {"Reason": "NoDivisionAccess"}
         )
+    if request.method != "GET":
+        return writes.write(sb, request, token, parsed, state)
     base = parsed.base
     if base.lower().endswith("/$metadata") and base.count("/") == 1:
         document = metadata.document(sb.catalog, base.split("/", 1)[0])

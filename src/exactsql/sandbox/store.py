@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 import numpy as np
@@ -171,6 +172,12 @@ class EntityRows:
         self._full: dict[str, np.ndarray] = {}
         self._order: tuple[np.ndarray, np.ndarray] | None = None
         self._reversible: bool | None = None
+        self._generated_n = n
+        #: The generator's index of each row, -1 for a row written through the API; None while every row
+        #: is the generator's own (row i is generator row i).
+        self._gen: np.ndarray | None = None
+        self._gen_rows: np.ndarray | None = None  # the row of each generator index, once rows are written
+        self._written: dict[str, int] = {}  # the key of each written row (lower case) and its row
 
     @property
     def n(self) -> int:
@@ -188,9 +195,33 @@ class EntityRows:
             return self.timestamps[idx]
         if name == "Division":
             return np.full(len(idx), self.division, dtype=np.int64)
-        if name in self._generated:
+        if name not in self._generated:
+            return null_array(self._edm(name), len(idx))
+        if self._gen is None:
             return self.data.values(self.entity, name, idx)
-        return null_array(self._edm(name), len(idx))
+        gen = self._gen[idx]
+        made = gen >= 0
+        if made.all():
+            return self.data.values(self.entity, name, gen)
+        out = null_array(self._edm(name), len(idx))
+        if made.any():
+            values = self.data.values(self.entity, name, gen[made])
+            if out.dtype != values.dtype and not (out.dtype.kind == "f" and values.dtype.kind in "fi"):
+                out, values = out.astype(object), values.astype(object)
+            out[made] = values
+        return out
+
+    def _to_generated(self, idx: np.ndarray) -> np.ndarray:
+        """The generator indexes of rows ``idx`` (-1 for written rows)."""
+        return idx if self._gen is None else self._gen[idx]
+
+    def _from_generated(self, gen: np.ndarray) -> np.ndarray:
+        """The rows of generator indexes ``gen``."""
+        if self._gen is None:
+            return gen
+        if self._gen_rows is None:
+            self._gen_rows = np.flatnonzero(self._gen >= 0)
+        return self._gen_rows[gen]
 
     def column(self, name: str) -> np.ndarray:
         """The whole column (materialised once, then kept and updated in place)."""
@@ -235,30 +266,85 @@ class EntityRows:
             if self.table.column(name) is not None:
                 self._set(name, idx, stamp)
 
+    def _add_rows(self, count: int, generated: np.ndarray | None) -> np.ndarray:
+        """Appends ``count`` rows (the generator's ``generated`` rows, or written ones); returns them."""
+        old_n = self._n
+        idx = np.arange(old_n, old_n + count)
+        if generated is None or self._gen is not None:
+            if self._gen is None:
+                self._gen = np.arange(old_n, dtype=np.int64)
+            more = generated if generated is not None else np.full(count, -1, dtype=np.int64)
+            self._gen = np.concatenate([self._gen, more])
+            self._gen_rows = None
+        self._n = old_n + count
+        self.alive = np.concatenate([self.alive, np.ones(count, dtype=bool)])
+        self.timestamps = np.concatenate([self.timestamps, np.zeros(count, dtype=np.int64)])
+        for name, full in list(self._full.items()):
+            added = self._base(name, idx)
+            if full.dtype != added.dtype and not (full.dtype.kind == "f" and added.dtype.kind in "fi"):
+                full, added = full.astype(object), added.astype(object)
+            self._full[name] = np.concatenate([full[:old_n], added])
+        return idx
+
     def grow(self, now_ms: int) -> np.ndarray:
         """Takes in rows the generator added (by this entity's insert or a related one's); returns them."""
         new_n = self.data.count(self.entity)
-        idx = np.arange(self._n, new_n)
-        if not len(idx):
-            return idx
-        old_n = self._n
-        self._n = new_n
-        self.alive = np.concatenate([self.alive, np.ones(len(idx), dtype=bool)])
-        self.timestamps = np.concatenate([self.timestamps, np.zeros(len(idx), dtype=np.int64)])
-        for name, full in list(self._full.items()):
-            self._full[name] = np.concatenate([full[:old_n], self._base(name, idx)])
+        if new_n <= self._generated_n:
+            return np.arange(0)
+        generated = np.arange(self._generated_n, new_n, dtype=np.int64)
+        self._generated_n = new_n
+        idx = self._add_rows(len(generated), generated)
         self._touch(idx, now_ms, created=True)
         return idx
 
+    def append(self, values: dict[str, object], now_ms: int) -> int:
+        """Adds one row written through the API with these values (others null); returns its index.
+
+        Created and Modified are set to ``now_ms`` unless given; the row takes a fresh Timestamp.
+        """
+        row = int(self._add_rows(1, None)[0])
+        idx = np.array([row])
+        self._touch(idx, now_ms, created=True)
+        self.set_values(row, values)
+        key = values.get(self.key_name)
+        if key is not None:
+            self._written[str(key).lower()] = row
+        return row
+
+    def set_values(self, row: int, values: Mapping[str, object]) -> None:
+        """Sets the given values of one row (in the value conventions of ``values.py``)."""
+        idx = np.array([row])
+        for name, value in values.items():
+            if self.table.column(name) is None:
+                continue
+            edm = self._edm(name)
+            if edm == "Edm.DateTime":
+                one = np.array([value if value is not None else null_array(edm, 1)[0]], dtype=np.int64)
+            elif edm == "Edm.Double":
+                one = np.array([np.nan if value is None else float(value)])  # type: ignore[arg-type]
+            else:
+                one = np.array([value], dtype=object)
+            self._set(name, idx, one)
+
+    def write(self, row: int, values: dict[str, object], now_ms: int) -> None:
+        """An update through the API: the given values, a new Modified and a fresh Timestamp."""
+        self.set_values(row, values)
+        self._touch(np.array([row]), now_ms, created=False)
+
     def update(self, idx: np.ndarray, now_ms: int, rng: np.random.Generator) -> None:
         """Changes some values of rows ``idx`` as the generator sees fit; bumps their Timestamps."""
-        for name, values in self.data.changed_values(self.entity, idx, rng).items():
-            self._set(name, idx, values)
+        gen = self._to_generated(idx)
+        made = gen >= 0
+        for name, values in self.data.changed_values(self.entity, gen[made], rng).items():
+            self._set(name, idx[made], values)
         self._touch(idx, now_ms, created=False)
 
     def delete(self, idx: np.ndarray) -> np.ndarray:
         """Marks rows deleted (with the rows that must go with them); returns the deleted indexes."""
-        idx = self.data.group_of(self.entity, idx)
+        gen = self._to_generated(idx)
+        made = gen >= 0
+        group = self._from_generated(self.data.group_of(self.entity, gen[made]))
+        idx = np.unique(np.concatenate([group, idx[~made]])).astype(np.int64)
         idx = idx[self.alive[idx]]
         self.alive[idx] = False
         self._order = None
@@ -267,11 +353,16 @@ class EntityRows:
     def index_of_key(self, key: str) -> int | None:
         """The row index of a key value, or None: reversed for generated guids, else looked up."""
         if self._reversible is None:
-            first = self.take(self.key_name, np.zeros(1, np.int64)) if self._n else None
+            first = self.take(self.key_name, np.zeros(1, np.int64)) if self._generated_n else None
             self._reversible = first is not None and index_of(self.key_salt, str(first[0])) == 0
         if self._reversible:
+            written = self._written.get(key.lower())
+            if written is not None:
+                return written
             i = index_of(self.key_salt, key)
-            return i if i is not None and 0 <= i < self._n else None
+            if i is None or not 0 <= i < self._generated_n:
+                return None
+            return int(self._from_generated(np.array([i]))[0])
         hits = np.flatnonzero(self.column(self.key_name).astype(str) == key)
         return int(hits[0]) if len(hits) else None
 
