@@ -184,7 +184,7 @@ def _checked_settings(sb: Sandbox, body: dict) -> dict:
             checked[name] = tuple(value)
         elif isinstance(current, int):
             checked[name] = number(body, name, low=1 if name in AT_LEAST_ONE else 0)
-            if name == "error_block_status" and not 100 <= checked[name] <= 599:
+            if name in ("error_block_status", "validation_error_status") and not 100 <= checked[name] <= 599:
                 raise BadInput(f"setting {name!r} must be an HTTP status (100-599)")
         else:
             checked[name] = number(body, name, whole=False)

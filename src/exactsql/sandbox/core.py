@@ -14,7 +14,7 @@ import numpy as np
 from exactsql.catalog import Table, load_catalog
 from exactsql.sandbox import datagen
 from exactsql.sandbox.clock import SandboxClock
-from exactsql.sandbox.faults import Faults
+from exactsql.sandbox.faults import AFTER_WORK, Faults
 from exactsql.sandbox.limits import ErrorBudget, RateLimiter
 from exactsql.sandbox.messages import Request, Response, json_response, odata_error
 from exactsql.sandbox.oauth import App, OAuthServer
@@ -178,8 +178,8 @@ class Sandbox:
                 "The resource you are looking for has been removed, had its name changed, or is temporarily unavailable.",
             )
         with self.lock:
-            fault = self.faults.pick(path, token_endpoint)
-            if fault is not None and fault.kind != "truncated" and fault.kind != "token_after_rotation":
+            fault = self.faults.pick(path, token_endpoint, request.method)
+            if fault is not None and fault.kind != "truncated" and fault.kind not in AFTER_WORK:
                 return self._fault_response(request, fault.kind, fault.seconds)
             started = time.perf_counter()
             response = rest.token(self, request) if token_endpoint else rest.api(self, request)
@@ -200,11 +200,7 @@ class Sandbox:
         self.stats.by_status[f"fault:{kind}"] += 1
         self.log_request(
             request,
-            0
-            if kind in ("timeout", "reset", "token_after_rotation")
-            else int(kind)
-            if kind.isdigit()
-            else 200,
+            0 if kind in ("timeout", "reset", *AFTER_WORK) else int(kind) if kind.isdigit() else 200,
             None,
             {"fault": kind},
         )
@@ -217,7 +213,7 @@ class Sandbox:
             return Response(429, headers, b"")
         if kind == "truncated" and done is not None:
             return Response(done.status, done.headers, done.body[: max(1, len(done.body) // 2)])
-        if kind == "token_after_rotation":
+        if kind in AFTER_WORK:  # the work is done; the connection drops before the answer
             return Response(0, {}, b"", fault="reset")
         return Response(0, {}, b"", fault=kind, fault_seconds=seconds)
 

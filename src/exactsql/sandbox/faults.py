@@ -1,4 +1,8 @@
-"""Fault injection: 5xx answers, time-outs, resets, truncated bodies, surprise 429s, lost token responses."""
+"""Fault injection: 5xx answers, time-outs, resets, truncated bodies, surprise 429s, lost responses.
+
+``token_after_rotation`` and ``lost_response`` do the work first and then drop the connection: the new token
+pair is issued, the write (POST, PUT or DELETE) is committed, but the client never hears of it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,11 @@ import random
 import threading
 from dataclasses import dataclass
 
-KINDS = ("500", "503", "timeout", "reset", "truncated", "429", "token_after_rotation")
+KINDS = ("500", "503", "timeout", "reset", "truncated", "429", "token_after_rotation", "lost_response")
+#: The kinds that let the request do its work and then drop the connection.
+AFTER_WORK = frozenset({"token_after_rotation", "lost_response"})
+#: The methods a ``lost_response`` fault hits (reads pass, so a client can look whether its write landed).
+WRITES = frozenset({"POST", "PUT", "DELETE", "PATCH", "MERGE"})
 
 
 @dataclass
@@ -59,11 +67,13 @@ class Faults:
             self._faults.append(fault)
         return fault
 
-    def pick(self, path: str, token_endpoint: bool) -> Fault | None:
-        """The fault that hits a request to ``path``, consuming one use of a counted fault."""
+    def pick(self, path: str, token_endpoint: bool, method: str = "GET") -> Fault | None:
+        """The fault that hits a ``method`` request to ``path``, consuming one use of a counted fault."""
         with self._lock:
             for fault in self._faults:
                 if fault.kind == "token_after_rotation" and not token_endpoint:
+                    continue
+                if fault.kind == "lost_response" and (token_endpoint or method.upper() not in WRITES):
                     continue
                 if not path.lower().startswith(fault.path_prefix.lower()):
                     continue

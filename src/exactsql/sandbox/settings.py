@@ -31,7 +31,8 @@ class SandboxSettings:
     The fidelity settings (sandbox-fidelity.md) are the ones whose real behaviour is not fully confirmed:
     ``int64_as_string`` (§1), ``code_widths`` (§3), ``token_basic_auth`` (§5), ``literal_error_form`` (§9b),
     ``not_found_text`` (§9d), ``skip_refused`` (§11), ``json_escape_slash`` (§13), ``bare_array_for_top``
-    (§14a) and ``data_service_version`` (§14f). ``public_base_url`` makes the sandbox write its URLs
+    (§14a) and ``data_service_version`` (§14f); ``validation_error_status`` is the status of a write Exact's
+    business rules refuse (sandbox-writes.md). ``public_base_url`` makes the sandbox write its URLs
     (``__next``, ``__metadata``) with another base, as behind a proxy that answers for Exact's host.
     """
 
@@ -60,6 +61,7 @@ class SandboxSettings:
     literal_error_form: str = "wcf"
     not_found_text: str = "wcf"
     public_base_url: str = ""
+    validation_error_status: int = 500
 
     @classmethod
     def names(cls) -> list[str]:

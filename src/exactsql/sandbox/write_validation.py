@@ -18,32 +18,44 @@ from exactsql.sandbox.store import DivisionState
 from exactsql.sandbox.values import cet_ms
 from exactsql.sandbox.write_rules import write_fields
 
-#: WCF Data Services' words when the body is not one JSON object (and for a line collection that is not
-#: a JSON array): picqer/exact-php-client issues #117 and #277.
+#: Exact's words for a body that is not one JSON object, not JSON at all (Exact's REST API FAQ) or whose
+#: line collection is not a JSON array (picqer/exact-php-client issues #117 and #277).
 NOT_AN_OBJECT = "Error processing request stream. The request should be a valid top-level resource object."
-#: WCF's words for a body that is not JSON at all.
-BAD_JSON = "Error processing request stream. JSON text specified is not valid."
-#: Exact's words for a mandatory property left out: "Verplicht: Factuur voor" in Dutch (picqer #10).
-MANDATORY = "Mandatory: {}"
-#: Exact's words for a key of something that does not exist: "Ongeldige referentie: Besteld door" (picqer #249).
-INVALID_REFERENCE = "Invalid reference: {}"
-#: WCF's words for a property the entity type does not have (picqer #461, cut short there).
+#: WCF Data Services' words for a property the entity type does not have (a live test against Exact).
 UNKNOWN_PROPERTY = (
     "Error processing request stream. The property name '{}' specified for type '{}' is not valid."
 )
-#: WCF's words for a value that is not of the property's type.
+#: WCF Data Services' words for a value that is not of the property's type (picqer #595 and #257).
 WRONG_TYPE = (
-    "Error processing request stream. Cannot convert a primitive value to the expected type '{}'. "
-    "See the inner exception for more details."
+    "Error processing request stream. Error encountered in converting the value from request payload for "
+    "property '{}' to type '{}', which is the property's expected type. See inner exception for more detail."
 )
-#: The sandbox's words for a value longer than the property takes (no public record of Exact's).
-TOO_LONG = "The value of '{}' is too long: {} characters, at most {}."
-#: The sandbox's words for a read-only property in a write (no public record of Exact's).
-READ_ONLY = "The property '{}' is read-only and cannot be set."
-#: Exact's words for a journal entry whose lines do not add up to zero (see sandbox-writes.md).
-UNBALANCED = "Entry is not in balance"
-#: Lines Exact asks for when a header comes without any.
-NO_LINES = MANDATORY
+#: The sandbox's words for a read-only property in a write (no public record of Exact's answer).
+READ_ONLY = "Error processing request stream. The property '{}' is read-only and cannot be set."
+#: Exact's words for a mandatory property left out: "Verplicht: Factuur voor" in Dutch (picqer #10),
+#: "Mandatory: Account" in English (Exact's messages quoted by Streamtime and Coachview).
+MANDATORY = "Mandatory: {}"
+#: Exact's words for a key of something that does not exist: "Ongeldige referentie: Besteld door" (picqer #249).
+INVALID_REFERENCE = "Invalid reference: {}"
+#: The sandbox's words, in the form of Exact's "Invalid: Customer (Type)", for a text longer than it takes.
+TOO_LONG = "Invalid: {} (too long: {} characters, at most {})"
+#: Exact's words for an entry whose lines do not add up to zero: "De boeking is niet in evenwicht op: 2022 / 4
+#: (Type: Inkoopboeking) - Verschil: EUR -0,01" (quoted by Spend Cloud), in English.
+UNBALANCED = "The entry is not in balance on: {} / {} (Type: {}) - Difference: EUR {:.2f}"
+
+#: The CLR type names WCF Data Services writes in its conversion errors.
+CLR_TYPES = {
+    "Edm.Guid": "Guid",
+    "Edm.String": "String",
+    "Edm.Boolean": "Boolean",
+    "Edm.Byte": "Byte",
+    "Edm.SByte": "SByte",
+    "Edm.Int16": "Int16",
+    "Edm.Int32": "Int32",
+    "Edm.Int64": "Int64",
+    "Edm.Double": "Double",
+    "Edm.DateTime": "DateTime",
+}
 
 _GUID = re.compile(r"^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$")
 _JSON_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
@@ -61,11 +73,16 @@ MAX_TEXT = 4000
 
 
 class WriteError(ValueError):
-    """A write Exact refuses: the status and the message of its error body."""
+    """A write Exact refuses, with the message of its error body.
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    ``validation`` marks Exact's own business rules (mandatory, references, balance): Exact answers those
+    with its validation status (500 by default, the ``validation_error_status`` setting); a body the OData
+    layer cannot read is a 400.
+    """
+
+    def __init__(self, message: str, *, validation: bool = False) -> None:
         super().__init__(message)
-        self.status = status
+        self.validation = validation
 
 
 @dataclass(frozen=True)
@@ -201,11 +218,11 @@ def check_body(table: Table, endpoint: str, body: object, *, lines_allowed: bool
         try:
             converted = convert(column.edm, value)
         except ValueError:
-            raise WriteError(WRONG_TYPE.format(column.edm)) from None
+            raise WriteError(WRONG_TYPE.format(name, CLR_TYPES.get(column.edm, column.edm))) from None
         if isinstance(converted, str) and column.edm == "Edm.String":
             limit = MAX_LENGTHS.get(name, MAX_TEXT)
             if len(converted) > limit:
-                raise WriteError(TOO_LONG.format(name, len(converted), limit))
+                raise WriteError(TOO_LONG.format(caption(name), len(converted), limit), validation=True)
         checked.values[name] = converted
     return checked
 
@@ -224,7 +241,7 @@ def missing(endpoint: str, values: dict[str, object], lines: dict[str, list], ex
 
 def mandatory_error(names: list[str]) -> WriteError:
     """Exact's answer to mandatory properties left out: one line per property."""
-    return WriteError("\r\n".join(MANDATORY.format(caption(n)) for n in names))
+    return WriteError("\r\n".join(MANDATORY.format(caption(n)) for n in names), validation=True)
 
 
 def find_reference(state: DivisionState, reference: Reference, value: object) -> int | None:
@@ -254,4 +271,4 @@ def check_references(state: DivisionState, values: dict[str, object], extra: dic
         if find_reference(state, reference, value) is None:
             bad.append(name)
     if bad:
-        raise WriteError("\r\n".join(INVALID_REFERENCE.format(caption(n)) for n in bad))
+        raise WriteError("\r\n".join(INVALID_REFERENCE.format(caption(n)) for n in bad), validation=True)

@@ -7,6 +7,7 @@ bulk and sync endpoints all show them. Evidence and texts: docs/design/sandbox-w
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,7 +24,6 @@ from exactsql.sandbox.pages import EntitySet, not_found, records, uri_maker
 from exactsql.sandbox.query import QueryOptions
 from exactsql.sandbox.store import DivisionState, EntityRows, deleted_entity_type
 from exactsql.sandbox.write_validation import (
-    BAD_JSON,
     NOT_AN_OBJECT,
     REFERENCES,
     UNBALANCED,
@@ -42,8 +42,10 @@ if TYPE_CHECKING:
     from exactsql.sandbox.oauth import AccessToken
 
 WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
-#: WCF's words for a header PUT that carries lines.
-DEEP_UPDATE = "Error processing request stream. Deep updates are not supported in PUT operations."
+#: WCF Data Services' words for a header PUT that carries lines.
+DEEP_UPDATE = (
+    "Error processing request stream. Deep updates are not supported in PUT, MERGE, or PATCH operations."
+)
 #: The words of a method the endpoint does not take (ASP.NET's, as Exact's token endpoint answers a GET).
 NOT_ALLOWED = "The requested resource does not support http method '{}'."
 #: The sum of a journal entry's lines may be off by at most this (half a cent).
@@ -95,7 +97,7 @@ def write(
             writer.delete(table, rows, row)
         return Response(204, {}, b"")
     except WriteError as exc:
-        return odata_error(exc.status, str(exc))
+        return odata_error(sb.settings.validation_error_status if exc.validation else 400, str(exc))
 
 
 def _row(sb: Sandbox, rows: EntityRows, path: AccessPath, key_text: str) -> int | None:
@@ -112,7 +114,7 @@ def _body(request: Request) -> object:
     try:
         return orjson.loads(request.body) if request.body.strip() else None
     except (orjson.JSONDecodeError, UnicodeDecodeError):
-        raise WriteError(BAD_JSON) from None
+        raise WriteError(NOT_AN_OBJECT) from None
 
 
 @dataclass
@@ -159,7 +161,7 @@ class _Writer:
             for line in lines.lines:
                 check_references(self.state, line.values, {})
         if table.full_name in BALANCED:
-            _check_balance(collections)
+            self._check_balance(checked.values, collections)
         row = self._create(table, rows, checked.values)
         key = rows.take(rows.key_name, np.array([row]))[0]
         for lines in collections:
@@ -170,7 +172,7 @@ class _Writer:
                 self._create(lines.nav.table, lines.rows, line.values)
         self._total(table, rows, row)
         es = EntitySet(table, path, FaithfulRows(rows, table, self.sb.settings), division)
-        shown = records(self.sb, request, es, np.array([row]), QueryOptions(expand=list(checked.lines)))
+        shown = records(self.sb, request, es, np.array([row]), QueryOptions())
         location = uri_maker(request, path, rows, division)(np.array([row]))[0]
         return json_response(201, {"d": shown[0]}, {"Location": location})
 
@@ -268,6 +270,16 @@ class _Writer:
             rows.set_values(row, sums)
             return
 
+    def _check_balance(self, header: dict[str, object], collections: list[_Lines]) -> None:
+        """A journal entry's lines must add up to zero (to half a cent)."""
+        today = dt.datetime.fromtimestamp(self.sb.clock.now(), dt.UTC)
+        year = header.get("FinancialYear") or today.year
+        period = header.get("FinancialPeriod") or today.month
+        for lines in collections:
+            total = sum(_number(line.values.get("AmountFC")) for line in lines.lines)
+            if abs(total) > BALANCE_TOLERANCE:
+                raise WriteError(UNBALANCED.format(year, period, "General journal", total), validation=True)
+
     # ------------------------------------------------------------------ PUT and DELETE
 
     def put(self, request: Request, table: Table, path: AccessPath, rows: EntityRows, row: int) -> None:
@@ -312,13 +324,6 @@ class _Writer:
 
 def _number(value: object) -> float:
     return float(value) if isinstance(value, int | float) else 0.0
-
-
-def _check_balance(collections: list[_Lines]) -> None:
-    for lines in collections:
-        total = sum(_number(line.values.get("AmountFC")) for line in lines.lines)
-        if abs(total) > BALANCE_TOLERANCE:
-            raise WriteError(UNBALANCED)
 
 
 _parents: dict[str, dict[str, Reference]] = {}
