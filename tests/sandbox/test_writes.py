@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import pytest
 
@@ -176,8 +178,14 @@ REFUSALS = [
     ("name", "endpoint", "make", "status", "message"), REFUSALS, ids=[r[0] for r in REFUSALS]
 )
 def test_refusals_carry_exacts_status_and_error_body(
-    eol: SandboxClient, books: dict, name: str, endpoint: str, make, status: int, message: str
-) -> None:  # type: ignore[no-untyped-def]
+    eol: SandboxClient,
+    books: dict,
+    name: str,
+    endpoint: str,
+    make: Callable[[dict], object],
+    status: int,
+    message: str,
+) -> None:
     division = books["division"]
     before = eol.control("GET", f"snapshot/{division}/{endpoint}")["count"]
     response = send(eol, "POST", f"{division}/{endpoint}", make(books))
