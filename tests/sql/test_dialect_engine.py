@@ -123,8 +123,10 @@ def test_inmemorystorage_refusals(eol: Engine, http: httpx.Client) -> None:
     eol.run("create table t@inmemorystorage as select 1 as x from dual")
     with pytest.raises(SQLError, match=r"returns 2 column\(s\); t@inmemorystorage takes 1"):
         eol.run("insert into t@inmemorystorage select 1, 2 from dual")
-    with pytest.raises(SQLError, match="inmemorystorage"):
+    with pytest.raises(SQLError, match="eol is a connection to Exact Online"):
         eol.run("create table t@eol as select 1 as x from dual")
+    with pytest.raises(SQLError, match="warehouse is no replica the config names"):
+        eol.run("select 1 from dual; insert into t@warehouse select 1 from dual")
     assert calls(http) == before
 
 

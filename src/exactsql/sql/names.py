@@ -45,7 +45,8 @@ class TableRef:
         forced_path: "bulk" or "sync" when a variant name (``TransactionLinesBulk``) asked for one.
         dictionary: the dictionary table's name (``SystemTables`` …, or an in-memory table's key), or None.
         alias: the connection alias (``eol``).
-        memory: the in-memory table's name (``create table NAME@inmemorystorage``), or None.
+        memory: the name of a script's table (``create table NAME@inmemorystorage``, or NAME@a replica's
+            alias), or None.
     """
 
     table: Table | None
@@ -58,7 +59,7 @@ class TableRef:
     def display(self) -> str:
         """How explain shows the reference."""
         if self.memory:
-            return f"{self.memory}@{memory.ALIAS}"
+            return f"{self.memory}@{self.alias}"
         if self.dictionary:
             return self.dictionary
         assert self.table is not None
@@ -67,11 +68,12 @@ class TableRef:
 
 
 class NameResolver:
-    """Resolves table references against one catalog and the in-memory tables of one engine."""
+    """Resolves table references against one catalog and the tables of one engine's scripts (in memory, and in
+    the replicas it may write to, by alias)."""
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self.memory = memory.InMemoryStorage()
+        self.storages: dict[str, memory.TableStorage] = {memory.ALIAS: memory.InMemoryStorage()}
         self._by_name: dict[str, list[Table]] = {}
         for table in catalog.tables:
             self._by_name.setdefault(table.name.lower(), []).append(table)
@@ -88,8 +90,8 @@ class NameResolver:
             else ".".join(p for p in (catalog, schema, name) if p)
         )
         where = (node.meta.get("line"), node.meta.get("col"))
-        if alias == memory.ALIAS:
-            return self._in_memory(name, bool(schema or catalog), where)
+        if alias in self.storages:
+            return self._stored(self.storages[alias], name, bool(schema or catalog), where)
         if catalog and catalog.lower() != CATALOG_NAME.lower():
             raise SQLError(
                 f"Unknown catalog {catalog!r} in {written!r}.", f"The catalog is {CATALOG_NAME}.", *where
@@ -118,12 +120,13 @@ class NameResolver:
             )
         return TableRef(found[0], forced, None, alias)
 
-    def _in_memory(self, name: str, qualified: bool, where: tuple) -> TableRef:
+    @staticmethod
+    def _stored(storage: memory.TableStorage, name: str, qualified: bool, where: tuple) -> TableRef:
         try:
-            stored = self.memory.check_exists("" if qualified else name)
+            stored = storage.check_exists("" if qualified else name)
         except SQLError as exc:
             raise SQLError(exc.message, exc.hint, *where) from None
-        return TableRef(None, None, self.memory.key(name), memory.ALIAS, stored.name)
+        return TableRef(None, None, storage.key(name), storage.alias, stored.name)
 
     def _find(self, lowered: str, lschema: str) -> tuple[list[Table], str | None]:
         """The tables a name may mean, and the endpoint kind its variant forces (or None)."""

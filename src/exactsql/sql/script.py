@@ -2,7 +2,8 @@
 
 * ``create [or replace] table NAME@inmemorystorage as select …``, ``insert into NAME@inmemorystorage
   [(columns)] select …`` (or ``values …``) and ``drop table [if exists] NAME@inmemorystorage``: tables that
-  live as long as the engine (``exactsql.sql.memory``).
+  live as long as the engine; the same with the alias of a replica the config names (``[replicas]``) keeps
+  the table in that replica (``exactsql.sql.memory``).
 * ``set …`` (Invantive's settings) and ``local …`` (its client commands, one line each) are skipped with a
   message that names them; they cost nothing.
 
@@ -40,7 +41,10 @@ REFUSED = (
     "commit",
     "rollback",
 )
-SUPPORTED = "exactsql runs queries, use, and create/insert/drop of NAME@inmemorystorage tables; it skips set and local."
+SUPPORTED = (
+    "exactsql runs queries, use, and create/insert/drop of NAME@inmemorystorage tables (or NAME@REPLICA, a "
+    "replica the config names); it skips set and local."
+)
 _SKIPPED = {
     "set": "exactsql does not carry out `set` statements (Invantive's settings); the statements after it run",
     "local": "exactsql does not carry out `local` statements (Invantive's client commands); the statements "
@@ -50,27 +54,30 @@ _SKIPPED = {
 
 @dataclass
 class CreateTable:
-    """``create [or replace] table NAME@inmemorystorage as QUERY``."""
+    """``create [or replace] table NAME@STORAGE as QUERY``."""
 
     name: str
+    storage: str
     replace: bool
     query: exp.Expression
 
 
 @dataclass
 class InsertInto:
-    """``insert into NAME@inmemorystorage [(COLUMNS)] QUERY``."""
+    """``insert into NAME@STORAGE [(COLUMNS)] QUERY``."""
 
     name: str
+    storage: str
     columns: list[str] | None
     query: exp.Expression
 
 
 @dataclass
 class DropTable:
-    """``drop table [if exists] NAME@inmemorystorage``."""
+    """``drop table [if exists] NAME@STORAGE``."""
 
     name: str
+    storage: str
     if_exists: bool
 
 
@@ -89,21 +96,15 @@ _SQL_SETTING = re.compile(r"(?is)^set\s+(?:global\s+|session\s+|local\s+)?[\w.\-
 ScriptStatement = CreateTable | InsertInto | DropTable | Skipped
 
 
-def _target(table: exp.Expression | None, text: str, line: int) -> str:
-    """The name of an in-memory target table; SQLError for any other target."""
+def _target(table: exp.Expression | None, text: str, line: int) -> tuple[str, str]:
+    """The name and storage alias of a target table; SQLError when none is named."""
     if isinstance(table, exp.Schema):
         table = table.this
     if not isinstance(table, exp.Table) or table.db or table.catalog:
         raise SQLError(
             f"`{text}` (line {line}) names no table.", "e.g. create table totals@inmemorystorage as …"
         )
-    if connection_alias(table) != memory.ALIAS:
-        raise SQLError(
-            f"`{text}` (line {line}): tables can be created and changed in inmemorystorage only "
-            f"({table.name}@{memory.ALIAS}); {table.name}@{connection_alias(table)} is read-only here.",
-            "Write to a replica with `exactsql replicate`, or keep the table for the run: NAME@inmemorystorage.",
-        )
-    return table.name
+    return table.name, connection_alias(table)
 
 
 def _query(node: exp.Expression | None, text: str, line: int) -> exp.Expression:
@@ -154,18 +155,33 @@ def view(node: object) -> ScriptStatement | None:
     if isinstance(node, exp.Command):
         return Skipped(str(node.expression.this), node.meta["line"], node.meta["message"])
     if isinstance(node, exp.Create):
-        return CreateTable(_target(node.this, "", 0), bool(node.args.get("replace")), node.expression)
+        return CreateTable(*_target(node.this, "", 0), bool(node.args.get("replace")), node.expression)
     if isinstance(node, exp.Insert):
         into = node.this
         columns = [c.name for c in into.expressions] if isinstance(into, exp.Schema) else None
-        return InsertInto(_target(into, "", 0), columns, node.expression)
+        return InsertInto(*_target(into, "", 0), columns, node.expression)
     assert isinstance(node, exp.Drop)
     tables = node.args.get("tables") or [node.this]
-    return DropTable(_target(tables[0], "", 0), bool(node.args.get("exists")))
+    return DropTable(*_target(tables[0], "", 0), bool(node.args.get("exists")))
 
 
-def _storage(engine: Engine) -> memory.InMemoryStorage:
-    return engine.resolver.memory
+def _storage(engine: Engine, statement: CreateTable | InsertInto | DropTable) -> memory.TableStorage:
+    """The storage a statement writes to; SQLError when its alias names none (a connection's tables, say)."""
+    storage = engine.resolver.storages.get(statement.storage)
+    if storage is None:
+        kept = sorted(engine.resolver.storages)
+        raise SQLError(
+            f"{statement.name}@{statement.storage} cannot be created or changed: tables are kept in "
+            f"{' or '.join(kept)} only; {statement.storage} is "
+            + (
+                "a connection to Exact Online (read-only here)."
+                if statement.storage in engine.sessions
+                else "no replica the config names."
+            ),
+            "Keep the table for the run as NAME@inmemorystorage, or name a replica in the config "
+            '([replicas] ALIAS = "duckdb:///path") and write NAME@ALIAS.',
+        )
+    return storage
 
 
 def _empty_result(columns: list[tuple[str, str]]) -> duckdb.DuckDBPyRelation:
@@ -178,14 +194,16 @@ def check(engine: Engine, node: Statement) -> None:
     """Checks a script statement before anything runs (no API call); a ``create`` declares its table."""
     statement = view(node)
     if isinstance(statement, CreateTable | InsertInto):
+        storage = _storage(engine, statement)
         columns = engine._preflight(engine.plan(statement.query, engine._local_scope(), check=False))
-        storage = _storage(engine)
         if isinstance(statement, CreateTable):
             storage.declare(statement.name, _empty_result(columns).to_arrow_table(), statement.replace)
         else:
             storage.check_insert(statement.name, len(columns), statement.columns)
-    elif isinstance(statement, DropTable) and not statement.if_exists:
-        _storage(engine).check_exists(statement.name)
+    elif isinstance(statement, DropTable):
+        storage = _storage(engine, statement)
+        if not statement.if_exists:
+            storage.check_exists(statement.name)
 
 
 def execute(engine: Engine, node: Statement) -> StatementResult:
@@ -194,10 +212,11 @@ def execute(engine: Engine, node: Statement) -> StatementResult:
 
     statement = view(node)
     assert isinstance(node, exp.Expression)
-    storage = _storage(engine)
-    target = f"{getattr(statement, 'name', '')}@{memory.ALIAS}"
     if isinstance(statement, Skipped):
         return StatementResult(statement.text, None, message=statement.message)
+    assert statement is not None
+    storage = _storage(engine, statement)
+    target = f"{statement.name}@{storage.alias}"
     if isinstance(statement, DropTable):
         dropped = storage.drop(statement.name, statement.if_exists)
         return StatementResult(node.sql(), None, message=f"Dropped {target}." if dropped else f"No {target}.")
@@ -218,8 +237,10 @@ def explain(engine: Engine, node: Statement) -> tuple[Plan | None, str]:
     statement = view(node)
     if isinstance(statement, Skipped):
         return None, statement.message
+    assert statement is not None
+    _storage(engine, statement)
     if isinstance(statement, DropTable):
-        return None, f"drops {statement.name}@{memory.ALIAS}"
+        return None, f"drops {statement.name}@{statement.storage}"
     assert isinstance(statement, CreateTable | InsertInto)
     verb = "creates" if isinstance(statement, CreateTable) else "inserts into"
-    return engine.plan(statement.query), f"{verb} {statement.name}@{memory.ALIAS} the rows of:"
+    return engine.plan(statement.query), f"{verb} {statement.name}@{statement.storage} the rows of:"
