@@ -241,6 +241,7 @@ def parse_script(sql: str, script: bool = False) -> list[Statement]:
     ``insert into`` of in-memory tables, ``drop table``, and ``set``/``local`` statements, which are skipped
     with a message. Without it they are an error; a procedural block (``begin … end``, ``declare …``) is
     always one, before any statement runs."""
+    from exactsql.sql import dml
     from exactsql.sql import script as scripts
 
     blanked, locals_ = _locals(sql) if script else (sql, [])
@@ -258,7 +259,15 @@ def parse_script(sql: str, script: bool = False) -> list[Statement]:
                 line,
                 1,
             )
-        if kind in scripts.REFUSED or transaction:
+        if transaction or (kind in dml.KINDS and (kind != "insert" or dml.writes_to_exact(text))):
+            if not script:
+                raise SQLError(
+                    f"`{shown(text)}` (line {line}) cannot run here: only queries and `use` can.",
+                    "Run it with `exactsql query` or from Python (DB-API).",
+                )
+            statements.append(dml.parse("begin" if transaction else kind, text, line))
+            continue
+        if kind in scripts.REFUSED:
             raise SQLError(f"`{shown(text)}` (line {line}) is not supported.", scripts.SUPPORTED)
         if kind in scripts.KINDS:
             if not script:

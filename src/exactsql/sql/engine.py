@@ -27,7 +27,7 @@ from exactsql.api.client import ExactClient
 from exactsql.api.convert import page_to_arrow, schema_for
 from exactsql.api.session import Session
 from exactsql.catalog import Column, load_catalog
-from exactsql.sql import dictionary, reach, script, types
+from exactsql.sql import dictionary, dml, reach, script, types
 from exactsql.sql.calls import CallBudget, budgeted_client
 from exactsql.sql.dialect import (
     SQLError,
@@ -158,6 +158,7 @@ class Engine:
         self._statement = 0
         self._source = ""
         self.duck = types.connect(file_access)
+        self.writes = dml.WriteSession()  # writes to Exact Online: the open transaction, reference reads
 
     def close(self) -> None:
         """Closes the engine's DuckDB connection."""
@@ -283,6 +284,10 @@ class Engine:
         return bound.statements
 
     def _check(self, statement: Statement) -> None:
+        if dml.is_write(self, statement):  # insert, update, delete on Exact Online (exactsql.sql.dml)
+            assert isinstance(statement, exp.Expression)
+            dml.check(self, statement)
+            return
         if script.view(statement) is not None:  # Invantive's script statements (exactsql.sql.script)
             script.check(self, statement)
             return
@@ -367,10 +372,17 @@ class Engine:
                     self._statement += 1
                     if isinstance(statement, UseStatement):
                         results.append(StatementResult("use", None, message=self._use(statement)))
+                    elif dml.is_write(self, statement):
+                        assert isinstance(statement, exp.Expression)
+                        results.append(dml.execute(self, statement))
                     elif script.view(statement) is not None:
                         results.append(script.execute(self, statement))
                     else:
                         results.append(self._run_query(statement))
+                results.extend(self.writes.finish(self))
+        except BaseException:
+            self.writes.abandon()
+            raise
         finally:
             self.budget.start(None)
         return results
@@ -379,12 +391,17 @@ class Engine:
         """The plan of every statement of ``sql`` and the calls planning it made (``use`` statements are
         carried out: later statements are planned over the divisions they choose)."""
         out = []
+        self.writes.shadow = None
         for statement in self.prepare(sql, params):
             before = len(self.ios)
             with _depth_guard():
                 if isinstance(statement, UseStatement):
                     message = self._use(statement)
                     out.append(Explained(statement, None, message, self.ios[before:]))
+                elif dml.is_write(self, statement):
+                    assert isinstance(statement, exp.Expression)
+                    plan, message = dml.explain(self, statement)
+                    out.append(Explained(statement, plan, message, self.ios[before:]))
                 elif script.view(statement) is not None:
                     plan, message = script.explain(self, statement)
                     out.append(Explained(statement, plan, message, self.ios[before:]))

@@ -1,0 +1,8 @@
+"""Writes to Exact Online through SQL: insert, update, delete, and Invantive's transactions."""
+
+from __future__ import annotations
+
+from exactsql.sql.dml.run import WriteSession, check, execute, explain, is_write
+from exactsql.sql.dml.statements import KINDS, parse, writes_to_exact
+
+__all__ = ["KINDS", "WriteSession", "check", "execute", "explain", "is_write", "parse", "writes_to_exact"]
