@@ -264,3 +264,67 @@ def test_put_of_lines_through_the_header_is_refused(eol: SandboxClient, books: d
     )
     assert response.status_code == 400
     assert "Deep updates are not supported" in response.json()["error"]["message"]["value"]
+
+
+def header_bodies(b: dict) -> dict[str, tuple[str, dict]]:
+    """A POST body with two inline lines for each header entity, and the name of its lines."""
+    item_lines = [{"Item": b["items"][0], "Quantity": 1.0}, {"Item": b["items"][1], "Quantity": 2.0}]
+    gl_lines = [{"GLAccount": b["gls"][0], "AmountFC": 40.0}, {"GLAccount": b["gls"][1], "AmountFC": -40.0}]
+    order_lines = [{"Item": line["Item"], "QuantityInPurchaseUnits": line["Quantity"]} for line in item_lines]
+    return {
+        "salesorder/SalesOrders": (
+            "SalesOrderLines",
+            {"OrderedBy": b["customer"], "SalesOrderLines": item_lines},
+        ),
+        "purchaseentry/PurchaseEntries": (
+            "PurchaseEntryLines",
+            {"Journal": "60", "Supplier": b["customer"], "PurchaseEntryLines": gl_lines},
+        ),
+        "salesentry/SalesEntries": (
+            "SalesEntryLines",
+            {"Journal": "70", "Customer": b["customer"], "SalesEntryLines": gl_lines},
+        ),
+        ENTRIES: ("GeneralJournalEntryLines", {"JournalCode": "90", "GeneralJournalEntryLines": gl_lines}),
+        "financialtransaction/BankEntries": (
+            "BankEntryLines",
+            {"JournalCode": "20", "BankEntryLines": gl_lines},
+        ),
+        "financialtransaction/CashEntries": (
+            "CashEntryLines",
+            {"JournalCode": "10", "CashEntryLines": gl_lines},
+        ),
+        "crm/Quotations": ("QuotationLines", {"OrderAccount": b["customer"], "QuotationLines": item_lines}),
+        "purchaseorder/PurchaseOrders": (
+            "PurchaseOrderLines",
+            {"Supplier": b["customer"], "PurchaseOrderLines": order_lines},
+        ),
+        "purchase/PurchaseInvoices": (
+            "PurchaseInvoiceLines",
+            {"Journal": "60", "Supplier": b["customer"], "Type": 8030, "PurchaseInvoiceLines": item_lines},
+        ),
+    }
+
+
+HEADERS = [INVOICES, "salesorder/SalesOrders", "purchaseentry/PurchaseEntries", "salesentry/SalesEntries", ENTRIES,
+           "financialtransaction/BankEntries", "financialtransaction/CashEntries", "crm/Quotations",
+           "purchaseorder/PurchaseOrders", "purchase/PurchaseInvoices"]  # fmt: skip
+
+
+@pytest.mark.parametrize("endpoint", HEADERS)
+def test_inline_lines_of_each_header_are_rows_of_their_own(
+    eol: SandboxClient, books: dict, endpoint: str
+) -> None:
+    division = books["division"]
+    nav, body = (
+        ("SalesInvoiceLines", invoice(books)) if endpoint == INVOICES else header_bodies(books)[endpoint]
+    )
+    response = send(eol, "POST", f"{division}/{endpoint}", body)
+    assert response.status_code == 201, response.text
+    d = response.json()["d"]
+    key = d["__metadata"]["uri"].rsplit("(", 1)[1].rstrip(")")
+    lines = eol.get(f"{division}/{endpoint}({key})/{nav}")
+    assert lines.status_code == 200, lines.text
+    got = lines.json()["d"]["results"]
+    assert len(got) == 2 and len({r["ID"] for r in got}) == 2
+    expanded = eol.get(f"{division}/{endpoint}({key})", {"$expand": nav})
+    assert [r["ID"] for r in expanded.json()["d"][nav]["results"]] == [r["ID"] for r in got]

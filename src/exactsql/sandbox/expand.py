@@ -35,6 +35,13 @@ class Navigation:
 
 _found: dict[tuple[str, str], Navigation | None] = {}
 
+#: Lines whose header key (``ID``) sits in a column the naming rule does not find: Exact's reference pages
+#: name the link of purchase invoice lines ``InvoiceID`` and of purchase return lines ``EntryID``.
+LINKS = {
+    ("purchase/PurchaseInvoices", "PurchaseInvoiceLines"): "InvoiceID",
+    ("purchaseorder/PurchaseReturns", "PurchaseReturnLines"): "EntryID",
+}
+
 
 def navigation(catalog: Catalog, table: Table, name: str) -> Navigation | None:
     """The navigation property ``name`` of ``table``, or None when it is none or its lines are unknown."""
@@ -57,7 +64,7 @@ def _resolve(catalog: Catalog, table: Table, name: str) -> Navigation | None:
     single = table.entity_type.rsplit(".", 1)[-1]
     names = {c.name for c in child.columns}
     links = ([table.key] if table.key != "ID" else []) + [single, single + "ID"]
-    link = next((n for n in links if n in names), None)
+    link = LINKS.get((table.full_name, column.name)) or next((n for n in links if n in names), None)
     path = child.path("regular")
     if link is None or path is None:
         return None
