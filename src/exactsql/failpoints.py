@@ -13,8 +13,9 @@ import os
 import time
 
 #: Holding the refresh lock before the token call; between Exact's answer and the store write (the one window
-#: where a kill loses the new pair); after the store write, still holding the lock.
-POINTS = ("refresh_lock_held", "token_response_received", "token_stored")
+#: where a kill loses the new pair); after the store write, still holding the lock; between Exact's answer to
+#: a POST and the idempotency record's update (a kill there leaves a written record marked pending).
+POINTS = ("refresh_lock_held", "token_response_received", "token_stored", "write_answered")
 
 
 #: How long a paused process waits for its marker to go before it goes on anyway.
