@@ -149,7 +149,7 @@ def _engine(  # type: ignore[no-untyped-def]
     progress: FetchProgress | None = None,
     file_access: bool = False,
 ):
-    from exactsql.connect import open_session
+    from exactsql.connect import attach_replicas, open_session
     from exactsql.sql.engine import Engine
 
     config = Config.load()
@@ -167,9 +167,11 @@ def _engine(  # type: ignore[no-untyped-def]
         err.print(f"[dim]waiting {seconds:.1f} s for {what}…[/]")
 
     on_page = progress.page if progress is not None else None
-    return Engine(
+    engine = Engine(
         sessions, cache_max_age=cache_max_age, on_wait=show_wait, on_page=on_page, file_access=file_access
     )
+    attach_replicas(engine, config)
+    return engine
 
 
 ParamOption = Annotated[

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 import secrets
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
@@ -117,11 +118,12 @@ def builtin_sandbox() -> Connection:
 
 @dataclass
 class Config:
-    """The config file: the state store URL and the connections."""
+    """The config file: the state store URL, the connections, and the replicas scripts may keep tables in."""
 
     path: Path
     state: str | None = None
     connections: dict[str, Connection] = field(default_factory=dict)
+    replicas: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path | None = None) -> Config:
@@ -138,11 +140,11 @@ class Config:
             raise ConfigError(f"The config file {path} is not UTF-8 text.", fix) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"The config file {path} is not valid TOML: {exc}.", fix) from None
-        unknown = set(data) - {"state", "connections"}
+        unknown = set(data) - {"state", "connections", "replicas"}
         if unknown:
             raise ConfigError(
                 f"The config file {path} has unknown settings: {', '.join(sorted(unknown))}.",
-                "Known at the top: state, and [connections.NAME] tables.",
+                "Known at the top: state, [connections.NAME] tables, and a [replicas] table.",
             )
         state = data.get("state")
         if state is not None and (not isinstance(state, str) or not state.strip()):
@@ -157,7 +159,7 @@ class Config:
                 fix,
             )
         connections = {name: connection_from_toml(name, raw, path) for name, raw in raw_connections.items()}
-        return cls(path, state, connections)
+        return cls(path, state, connections, replicas_from_toml(data.get("replicas", {}), path))
 
     def save(self) -> None:
         """Writes the config file atomically, owner-only from creation, never through a symbolic link."""
@@ -166,6 +168,8 @@ class Config:
         if self.state:
             data["state"] = self.state
         data["connections"] = {name: c.as_toml() for name, c in sorted(self.connections.items())}
+        if self.replicas:
+            data["replicas"] = dict(sorted(self.replicas.items()))
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         try:
             write_private(tmp, tomli_w.dumps(data).encode(), exclusive=True)
@@ -254,6 +258,32 @@ def _shown(value: object) -> str:
     kind = kinds.get(type(value), type(value).__name__)
     text = str(value) if isinstance(value, dt.date | dt.time) else repr(value)
     return f"{kind} ({text})" if len(text) <= 40 and not isinstance(value, dict) else kind
+
+
+REPLICA_ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+REPLICA_SCHEMES = ("sqlite:", "duckdb:", "postgresql:", "postgres:")
+RESERVED_ALIASES = ("inmemorystorage", "datadictionary", "eol")
+
+
+def replicas_from_toml(raw: object, path: Path) -> dict[str, str]:
+    """The ``[replicas]`` table (ALIAS = URL): where ``create table NAME@ALIAS`` keeps a script's tables."""
+    example = 'e.g. [replicas] then warehouse = "duckdb:///home/me/books.duckdb"'
+    if not isinstance(raw, dict):
+        raise ConfigError(f"`replicas` in {path} must be a table [replicas], not {_shown(raw)}.", example)
+    replicas = {}
+    for alias, url in raw.items():
+        if not REPLICA_ALIAS.match(alias) or alias.lower() in RESERVED_ALIASES:
+            raise ConfigError(
+                f"The replica alias {alias!r} in {path} cannot be used in SQL as NAME@{alias}.",
+                f"Use letters, digits and _, not one of {', '.join(RESERVED_ALIASES)}.",
+            )
+        if not isinstance(url, str) or not url.lower().startswith(REPLICA_SCHEMES):
+            raise ConfigError(
+                f"The replica {alias} in {path} must be a replica URL in quotes, not {_shown(url)}.",
+                "sqlite:///file.db, duckdb:///file.duckdb or postgresql://user@host/db",
+            )
+        replicas[alias.lower()] = url
+    return replicas
 
 
 def connection_from_toml(name: str, raw: object, path: Path) -> Connection:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import httpx
 from cryptography.fernet import Fernet
@@ -12,7 +13,11 @@ from exactsql.api.clock import StoreClock
 from exactsql.api.session import Session
 from exactsql.api.session import open_session as open_api_session
 from exactsql.config import Config, Connection
+from exactsql.errors import ConfigError
 from exactsql.secretbox import SecretBox
+
+if TYPE_CHECKING:
+    from exactsql.sql.engine import Engine
 
 #: The base URL the in-process sandbox answers on (never resolved: the transport is the sandbox itself).
 IN_PROCESS_BASE_URL = "http://sandbox.invalid"
@@ -45,3 +50,16 @@ def open_session(name: str = "sandbox", config: Config | None = None) -> Session
     if connection.in_process_sandbox:
         return _builtin_session(connection, config)
     return open_api_session(name, config)
+
+
+def attach_replicas(engine: Engine, config: Config) -> None:
+    """Lets ``engine``'s scripts keep tables in the replicas the config names: ``create table NAME@ALIAS``."""
+    from exactsql.replicate.saved_tables import ReplicaTables
+
+    for alias, url in config.replicas.items():
+        if alias in engine.sessions:
+            raise ConfigError(
+                f"The replica alias {alias!r} in {config.path} is also the alias of a connection here.",
+                "Rename the replica in [replicas], or give the connection another alias (--alias).",
+            )
+        engine.resolver.storages[alias] = ReplicaTables(alias, url)

@@ -282,10 +282,13 @@ def connect(
     """
     if replica is not None:
         return Connection(ReplicaRunner(replica, file_access), None)
-    from exactsql.connect import open_session
+    from exactsql.config import Config
+    from exactsql.connect import attach_replicas, open_session
     from exactsql.sql.engine import Engine
 
+    config = Config.load()
     names = {"eol": connection, **(aliases or {})}
-    sessions = {alias: open_session(name) for alias, name in names.items()}
+    sessions = {alias: open_session(name, config) for alias, name in names.items()}
     engine = Engine(sessions, cache_max_age=cache_max_age, file_access=file_access)
+    attach_replicas(engine, config)
     return Connection(_Live(engine), max_calls)

@@ -161,7 +161,9 @@ class Engine:
         self.writes = dml.WriteSession()  # writes to Exact Online: the open transaction, reference reads
 
     def close(self) -> None:
-        """Closes the engine's DuckDB connection."""
+        """Closes the engine's DuckDB connection and the replicas its scripts keep tables in."""
+        for storage in self.resolver.storages.values():
+            storage.close()
         self.duck.close()
 
     # -- divisions ------------------------------------------------------------------------------------
