@@ -328,3 +328,50 @@ def test_inline_lines_of_each_header_are_rows_of_their_own(
     assert len(got) == 2 and len({r["ID"] for r in got}) == 2
     expanded = eol.get(f"{division}/{endpoint}({key})", {"$expand": nav})
     assert [r["ID"] for r in expanded.json()["d"][nav]["results"]] == [r["ID"] for r in got]
+
+
+def test_a_line_written_through_its_own_endpoint_moves_its_header(eol: SandboxClient, books: dict) -> None:
+    division = books["division"]
+    key = send(eol, "POST", f"{division}/{INVOICES}", invoice(books)).json()["d"]["InvoiceID"]
+    line = {"InvoiceID": key, "Item": books["items"][0], "Quantity": 1.0, "UnitPrice": 4.5}
+    created = send(eol, "POST", f"{division}/{LINES}", line)
+    assert created.status_code == 201, created.text
+    amount = eol.get(f"{division}/{INVOICES}(guid'{key}')", {"$select": "AmountFC"}).json()["d"]["AmountFC"]
+    assert amount == 30  # 25.5 + 4.5
+    line_key = created.json()["d"]["ID"]
+    assert send(eol, "PUT", f"{division}/{LINES}(guid'{line_key}')", {"Quantity": 3.0}).status_code == 204
+    got = eol.get(f"{division}/{LINES}(guid'{line_key}')", {"$select": "AmountFC"}).json()["d"]["AmountFC"]
+    assert got == 13.5
+    assert (
+        eol.get(f"{division}/{INVOICES}(guid'{key}')", {"$select": "AmountFC"}).json()["d"]["AmountFC"] == 39
+    )
+    assert send(eol, "DELETE", f"{division}/{LINES}(guid'{line_key}')").status_code == 204
+    assert (
+        eol.get(f"{division}/{INVOICES}(guid'{key}')", {"$select": "AmountFC"}).json()["d"]["AmountFC"]
+        == 25.5
+    )
+    orphan = send(
+        eol, "POST", f"{division}/{LINES}", {**line, "InvoiceID": "00000000-0000-0000-0000-000000000009"}
+    )
+    assert orphan.status_code == 500
+    assert orphan.json()["error"]["message"]["value"] == "Invalid reference: Invoice ID"
+
+
+def test_put_cannot_clear_a_mandatory_property_and_a_taken_key_is_refused(
+    eol: SandboxClient, books: dict
+) -> None:
+    division = books["division"]
+    key = send(eol, "POST", f"{division}/{INVOICES}", invoice(books)).json()["d"]["InvoiceID"]
+    cleared = send(eol, "PUT", f"{division}/{INVOICES}(guid'{key}')", {"OrderedBy": None})
+    assert (cleared.status_code, cleared.json()["error"]["message"]["value"]) == (
+        500,
+        "Mandatory: Ordered by",
+    )
+    again = send(eol, "POST", f"{division}/{INVOICES}", invoice(books, InvoiceID=key))
+    assert (again.status_code, again.json()["error"]["message"]["value"]) == (
+        500,
+        "Already exists: Invoice ID",
+    )
+    fresh = "5c1f4c36-0d55-4f41-9c43-0b43a4a1e001"
+    chosen = send(eol, "POST", f"{division}/{INVOICES}", invoice(books, InvoiceID=fresh))
+    assert chosen.status_code == 201 and chosen.json()["d"]["InvoiceID"] == fresh

@@ -326,7 +326,7 @@ class EntityRows:
                 one = np.array([value], dtype=object)
             self._set(name, idx, one)
 
-    def write(self, row: int, values: dict[str, object], now_ms: int) -> None:
+    def write(self, row: int, values: Mapping[str, object], now_ms: int) -> None:
         """An update through the API: the given values, a new Modified and a fresh Timestamp."""
         self.set_values(row, values)
         self._touch(np.array([row]), now_ms, created=False)

@@ -37,6 +37,9 @@ READ_ONLY = "Error processing request stream. The property '{}' is read-only and
 MANDATORY = "Mandatory: {}"
 #: Exact's words for a key of something that does not exist: "Ongeldige referentie: Besteld door" (picqer #249).
 INVALID_REFERENCE = "Invalid reference: {}"
+#: Exact's words for a record whose key is taken: "Bestaat reeds: Mandaat referentie" (Informat's help page),
+#: "Already exists - Entry number" (Streamtime's), in English.
+ALREADY_EXISTS = "Already exists: {}"
 #: The sandbox's words, in the form of Exact's "Invalid: Customer (Type)", for a text longer than it takes.
 TOO_LONG = "Invalid: {} (too long: {} characters, at most {})"
 #: Exact's words for an entry whose lines do not add up to zero: "De boeking is niet in evenwicht op: 2022 / 4

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,13 +24,16 @@ from exactsql.sandbox.messages import Request, Response, json_response, odata_er
 from exactsql.sandbox.pages import EntitySet, not_found, records, uri_maker
 from exactsql.sandbox.query import QueryOptions
 from exactsql.sandbox.store import DivisionState, EntityRows, deleted_entity_type
+from exactsql.sandbox.write_rules import write_fields
 from exactsql.sandbox.write_validation import (
+    ALREADY_EXISTS,
     NOT_AN_OBJECT,
     REFERENCES,
     UNBALANCED,
     Checked,
     Reference,
     WriteError,
+    caption,
     check_body,
     check_references,
     find_reference,
@@ -66,6 +70,8 @@ INITIAL = {
     "salesorder/SalesOrders": {"Status": 12, "StatusDescription": "Open"},
     "generaljournalentry/GeneralJournalEntries": {"Status": 20, "StatusDescription": "Open"},
 }
+#: A header's amounts that are the sum of its lines' AmountFC.
+_TOTALS = ("AmountFC", "AmountDC", "AmountFCExclVat")
 #: Columns named after a reference (``OrderedBy`` + ``Name``) filled from the named record's column.
 _DESCRIBED = (("Code", "Code"), ("Name", "Name"), ("Description", "Description"), ("FullName", "FullName"))
 
@@ -156,6 +162,10 @@ class _Writer:
                 gone += [n for n in gone_line if n not in gone]
         if gone:
             raise mandatory_error(gone)
+        _check_new_key(rows, checked.values)
+        for lines in collections:
+            for line in lines.lines:
+                _check_new_key(lines.rows, line.values)
         check_references(self.state, checked.values, parent)
         for lines in collections:
             for line in lines.lines:
@@ -171,6 +181,8 @@ class _Writer:
                     line.values.setdefault("LineNumber", number)
                 self._create(lines.nav.table, lines.rows, line.values)
         self._total(table, rows, row)
+        if parent:
+            self._retotal_header(table, checked.values)
         es = EntitySet(table, path, FaithfulRows(rows, table, self.sb.settings), division)
         shown = records(self.sb, request, es, np.array([row]), QueryOptions())
         location = uri_maker(request, path, rows, division)(np.array([row]))[0]
@@ -243,15 +255,16 @@ class _Writer:
     def _amounts(table: Table, values: dict[str, object]) -> None:
         """A line's amount from quantity and price when not given, and its amount in the division's currency."""
         if values.get("AmountFC") is None and table.column("AmountFC") is not None:
-            price = values.get("NetPrice", values.get("UnitPrice"))
+            price = values.get("NetPrice")
+            price = values.get("UnitPrice") if price is None else price
             if price is not None:
                 quantity = values.get("Quantity")
                 values["AmountFC"] = _number(price) * (_number(quantity) if quantity is not None else 1.0)
         if values.get("AmountDC") is None and values.get("AmountFC") is not None and table.column("AmountDC"):
             values["AmountDC"] = values["AmountFC"]
 
-    def _total(self, table: Table, rows: EntityRows, row: int) -> None:
-        """A header's amounts: the sum of its lines' amounts."""
+    def _total(self, table: Table, rows: EntityRows, row: int, *, touch: bool = False) -> None:
+        """A header's amounts: the sum of its lines' amounts (``touch``: a change the sync endpoints see)."""
         for name in table.columns:
             if not name.edm.startswith("Collection("):
                 continue
@@ -261,14 +274,23 @@ class _Writer:
                 continue
             key = rows.take(nav.parent_key, np.array([row]))[0]
             mine = np.flatnonzero(lines.alive_mask() & (lines.column(nav.link) == key))
-            if not len(mine):
-                continue
-            total = float(np.nansum(lines.take("AmountFC", mine).astype(np.float64)))
+            total = float(np.nansum(lines.take("AmountFC", mine).astype(np.float64))) if len(mine) else 0.0
             sums = {
-                n: total for n in ("AmountFC", "AmountDC", "AmountFCExclVat") if table.column(n) is not None
+                n: total for n in _TOTALS if table.column(n) is not None and rows.table.column(n) is not None
             }
-            rows.set_values(row, sums)
+            if touch:
+                rows.write(row, sums, self.now_ms)
+            else:
+                rows.set_values(row, sums)
             return
+
+    def _retotal_header(self, table: Table, values: Mapping[str, object]) -> None:
+        """After a line changed through its own endpoint: its header's amounts again."""
+        for link, reference in _parent_of(self.sb, table).items():
+            header_rows = self.state.rows(reference.entity)
+            row = find_reference(self.state, reference, values.get(link))
+            if header_rows is not None and row is not None:
+                self._total(header_rows.table, header_rows, row, touch=True)
 
     def _check_balance(self, header: dict[str, object], collections: list[_Lines]) -> None:
         """A journal entry's lines must add up to zero (to half a cent)."""
@@ -290,14 +312,30 @@ class _Writer:
         ):
             raise WriteError(DEEP_UPDATE)
         checked = check_body(table, path.endpoint, body, lines_allowed=False)
-        checked.values.pop(rows.key_name, None)
-        check_references(self.state, checked.values, _parent_of(self.sb, table))
-        self._describe(table, checked.values)
+        values = checked.values
+        values.pop(rows.key_name, None)
+        cleared = [
+            n for n in sorted(write_fields(path.endpoint).required) if n in values and values[n] is None
+        ]
+        if cleared:
+            raise mandatory_error(cleared)
+        parent = _parent_of(self.sb, table)
+        check_references(self.state, values, parent)
+        self._describe(table, values)
         if table.column("Modifier") is not None:
-            checked.values["Modifier"] = self.user_id
+            values["Modifier"] = self.user_id
         if table.column("ModifierFullName") is not None:
-            checked.values["ModifierFullName"] = self.sb.users[self.user_id].full_name
-        rows.write(row, checked.values, self.now_ms)
+            values["ModifierFullName"] = self.sb.users[self.user_id].full_name
+        if "AmountFC" not in values and {"Quantity", "UnitPrice", "NetPrice"} & set(values):
+            now = {n: rows.take(n, np.array([row]))[0] for n in ("Quantity", "UnitPrice", "NetPrice", "AmountFC")
+                   if table.column(n) is not None}  # fmt: skip
+            merged = {**{k: (None if v != v else v) for k, v in now.items()}, **values, "AmountFC": None}
+            self._amounts(table, merged)
+            values.update({n: merged[n] for n in ("AmountFC", "AmountDC") if n in merged})
+        rows.write(row, values, self.now_ms)
+        if parent:
+            link_values = {n: rows.take(n, np.array([row]))[0] for n in parent}
+            self._retotal_header(table, link_values)
 
     def delete(self, table: Table, rows: EntityRows, row: int) -> None:
         """Removes a record and its lines; each lands in sync/Deleted."""
@@ -312,7 +350,11 @@ class _Writer:
             mine = np.flatnonzero(lines.alive_mask() & (lines.column(nav.link) == key))
             if len(mine):
                 self._remove(lines, mine)
+        parent = _parent_of(self.sb, table)
+        link_values = {n: rows.take(n, np.array([row]))[0] for n in parent}
         self._remove(rows, np.array([row]))
+        if parent:
+            self._retotal_header(table, link_values)
 
     def _remove(self, rows: EntityRows, idx: np.ndarray) -> None:
         gone = rows.delete(idx)
@@ -320,6 +362,13 @@ class _Writer:
         if entity_type:  # Exact logs only the entities its EntityType list names (not invoice lines)
             removed = [str(k) for k in rows.take(rows.key_name, gone).tolist()]
             self.state.deleted.append(entity_type, removed, self.user_id, self.now_ms)
+
+
+def _check_new_key(rows: EntityRows, values: dict[str, object]) -> None:
+    """A key the body gives must not be taken (not even by a deleted record)."""
+    key = values.get(rows.key_name)
+    if key is not None and rows.index_of_key(str(key)) is not None:
+        raise WriteError(ALREADY_EXISTS.format(caption(rows.key_name)), validation=True)
 
 
 def _number(value: object) -> float:
