@@ -62,12 +62,10 @@ CLR_TYPES = {
 
 _GUID = re.compile(r"^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$")
 _JSON_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
+_SIGNED_BITS = {"Edm.SByte": 8, "Edm.Int16": 16, "Edm.Int32": 32, "Edm.Int64": 64}
 _INT_RANGES = {
     "Edm.Byte": (0, 255),
-    "Edm.SByte": (-128, 127),
-    "Edm.Int16": (-(2**15), 2**15 - 1),
-    "Edm.Int32": (-(2**31), 2**31 - 1),
-    "Edm.Int64": (-(2**63), 2**63 - 1),
+    **{e: (-(1 << (b - 1)), (1 << (b - 1)) - 1) for e, b in _SIGNED_BITS.items()},
 }
 #: The longest text a property takes, by name (the sandbox's own limits: Exact's are not published).
 MAX_LENGTHS = {"Code": 30, "Description": 255, "Name": 255, "YourRef": 30, "Journal": 20, "JournalCode": 20}
