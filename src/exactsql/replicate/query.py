@@ -27,7 +27,7 @@ from exactsql.sql.dialect import (
     rewrite_functions,
     to_duckdb,
 )
-from exactsql.sql.engine import StatementResult, _duck_message
+from exactsql.sql.engine import StatementResult, duck_message
 from exactsql.sql.names import NameResolver
 
 
@@ -180,7 +180,7 @@ class ReplicaEngine:
             try:
                 result = self.duck.sql(to_duckdb(tree)).to_arrow_table()
             except duckdb.Error as exc:
-                message, line, at = _duck_message(exc, self._source)
+                message, line, at = duck_message(exc, self._source)
                 raise SQLError(message, "", line, at) from None
         finally:
             for view in registered:

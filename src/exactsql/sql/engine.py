@@ -332,7 +332,7 @@ class Engine:
                 )
             rows = probe.execute("DESCRIBE " + to_duckdb(plan.tree)).fetchall()
         except duckdb.Error as exc:
-            message, line, column = _duck_message(exc, self._source)
+            message, line, column = duck_message(exc, self._source)
             raise SQLError(message, "Nothing was fetched.", line, column) from None
         finally:
             probe.close()
@@ -433,7 +433,7 @@ class Engine:
                 types.register(self.duck, name, table, columns[name])
             table = self.duck.sql(to_duckdb(plan.tree)).to_arrow_table()
         except duckdb.Error as exc:
-            message, line, column = _duck_message(exc, self._source)
+            message, line, column = duck_message(exc, self._source)
             raise SQLError(message, "", line, column) from None
         finally:
             for name in relations:
@@ -609,7 +609,7 @@ def _chunks(terms: list[str], budget: int) -> list[list[str]]:
     return chunks
 
 
-def _duck_message(exc: duckdb.Error, source: str) -> tuple[str, int | None, int | None]:
+def duck_message(exc: duckdb.Error, source: str) -> tuple[str, int | None, int | None]:
     """DuckDB's first line without its prefix, and where it points in the user's SQL."""
     full = str(exc).strip()
     text = full.split("\n")[0]
