@@ -20,6 +20,7 @@ import orjson
 
 from exactsql.api.client import ExactClient
 from exactsql.errors import ApiError, ExactSQLError
+from exactsql.failpoints import failpoint
 from exactsql.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,21 @@ def odata_value(value: str | int) -> str:
 def _unknown(exc: ApiError) -> bool:
     """Whether a failed POST may nevertheless have been carried out (no answer, or a server error)."""
     return exc.status == 0 or exc.status >= 500
+
+
+#: What a 5xx says when it is no answer of Exact's own (a gateway, a crash): the write may have landed.
+_GENERIC = ("", "internal server error", "service unavailable", "bad gateway", "gateway timeout")
+
+
+def _refusal(exc: ApiError) -> bool:
+    """Whether a 5xx carries Exact's own refusal (its business rules answer with 500 and a message, see
+    API.md §4.8): nothing was created."""
+    message = _message(exc)
+    return exc.status >= 500 and message.lower() not in _GENERIC and not message.startswith("<")
+
+
+def _message(exc: ApiError) -> str:
+    return str(exc).split(": ", 1)[-1].strip()
 
 
 class Writer:
@@ -142,9 +158,9 @@ class Writer:
             try:
                 response = self.client.request("POST", intent.endpoint, None, intent.division, payload, False)
             except ApiError as exc:
-                if not _unknown(exc):
+                if not _unknown(exc) or _refusal(exc):
                     self._drop_record(intent)
-                    return Outcome("failed", None, str(exc).split(": ", 1)[-1], calls)
+                    return Outcome("failed", None, _message(exc), calls)
                 log.warning(
                     "POST to %s: %s; looking the record up before sending again", intent.endpoint, exc
                 )
@@ -166,6 +182,7 @@ class Writer:
                 ):  # refused before it was sent (error reserve, call cap, token): nothing to recall
                     self._drop_record(intent)
                 raise
+            failpoint("write_answered")
             entity_id = _created_id(response.content, intent.key_field)
             self._put_record(intent, "done", entity_id)
             return Outcome("created", entity_id, "", calls)
@@ -177,20 +194,32 @@ class Writer:
         try:
             self.client.request("PUT", path, None, division, orjson.dumps(body))
         except ApiError as exc:
-            if exc.status < 500 and exc.status != 0:
-                return Outcome("failed", None, str(exc).split(": ", 1)[-1], ["PUT"])
+            if not _unknown(exc) or _refusal(exc):
+                return Outcome("failed", None, _message(exc), ["PUT"])
             raise
         return Outcome("updated", key_literal, "", ["PUT"])
 
-    def delete(self, endpoint: str, division: int, key_literal: str) -> Outcome:
-        """Deletes the record ``endpoint(key_literal)``."""
-        try:
-            self.client.request("DELETE", f"{endpoint}({key_literal})", None, division)
-        except ApiError as exc:
-            if exc.status < 500 and exc.status != 0:
-                return Outcome("failed", None, str(exc).split(": ", 1)[-1], ["DELETE"])
-            raise
-        return Outcome("deleted", key_literal, "", ["DELETE"])
+    def delete(self, endpoint: str, division: int, key_field: str, key_literal: str) -> Outcome:
+        """Deletes the record ``endpoint(key_literal)``. A lost answer is not followed by a blind second
+        DELETE (it would be refused with a 404, an error the budget counts): a filtered GET tells whether the
+        record is gone."""
+        calls = ["DELETE"]
+        for _attempt in range(POST_ATTEMPTS):
+            try:
+                self.client.request("DELETE", f"{endpoint}({key_literal})", None, division, None, False)
+                return Outcome("deleted", key_literal, "", calls)
+            except ApiError as exc:
+                if not _unknown(exc) or _refusal(exc):
+                    return Outcome("failed", None, _message(exc), calls)
+                calls.append("GET")
+                params = {"$filter": f"{key_field} eq {key_literal}", "$select": key_field}
+                body = self.client.get_json(endpoint, params, division)
+                d = body.get("d") if isinstance(body, dict) else None
+                rows = d if isinstance(d, list) else (d or {}).get("results", [])
+                if not rows:
+                    return Outcome("deleted", key_literal, "answer lost; the record is gone", calls)
+                calls.append("DELETE")
+        return Outcome("unknown", None, f"no answer after {POST_ATTEMPTS} tries", calls)
 
 
 def _created_id(content: bytes, key_field: str) -> str | None:

@@ -309,21 +309,36 @@ class Sent:
         return ", ".join(parts) or "nothing"
 
 
-def _send_all(rows: list[Row], send: Callable[[Row], Outcome], sent: Sent) -> None:
-    """Sends every row in order; at the error reserve (or the call cap) stops with what went and what
-    failed, and when it can go on."""
+def _send_all(rows: list[Row], send: Callable[[Row], Outcome], sent: Sent, reserve: int) -> None:
+    """Sends every row in order. Stops, with what went, what failed and when it can go on, at the error
+    reserve of an endpoint (the client refuses the call), at the run's call cap, or when Exact has refused
+    ``reserve`` writes of this batch (its business rules answer with 500, which the error budget does not
+    count: the batch does)."""
     for done, row in enumerate(rows):
+        refused = sent.count("failed")
         try:
+            if refused >= reserve:
+                raise SQLError(
+                    f"Exact Online refused {refused} write(s) of this batch; exactsql stops there so that "
+                    "the app's key is not blocked.",
+                    "Fix the rows it refused first.",
+                )
             outcome = send(row)
         except (ErrorBudgetError, SQLError) as exc:
             failed = [f"{r[0]}: {r[5]}" for r in sent.rows if r[3] == "failed"]
             raise SQLError(
                 f"Stopped after {done} of {len(rows)} write(s) ({sent.summary()}): {exc.message}"
-                + ("\nRejected by Exact Online:\n  " + "\n  ".join(failed[:20]) if failed else ""),
+                + ("\nRefused by Exact Online:\n  " + "\n  ".join(failed[:20]) if failed else ""),
                 (exc.hint + " " if exc.hint else "")
                 + "Run the same script again then: rows already written are recognised and not sent twice.",
             ) from None
         sent.add(row.label, row.target.endpoint, row.division, outcome)
+
+
+def _reserve(engine: Engine, rows: list[Row]) -> int:
+    """The refusals a batch takes at most: the error reserve of its connection."""
+    aliases = {r.alias for r in rows} or set(engine.sessions)
+    return min(engine.sessions[a].connection.error_reserve for a in aliases)
 
 
 def _intent(row: Row) -> Intent:
@@ -352,7 +367,9 @@ def _post_rows(engine: Engine, session: WriteSession, rows: list[Row], what: str
                 Outcome("invalid", None, "; ".join(p.message for p in row.all_problems())),
             )
     clock = time.perf_counter()
-    _send_all(valid, lambda r: session.writer(engine, r.alias).post(_intent(r)), sent)
+    _send_all(
+        valid, lambda r: session.writer(engine, r.alias).post(_intent(r)), sent, _reserve(engine, valid)
+    )
     _record_io(engine, sent, valid, clock)
     return StatementResult(what, sent.table(), None, engine.ios[started:], f"{what}: {sent.summary()}.")
 
@@ -463,9 +480,9 @@ def _change(
     def send(r: Row) -> Outcome:
         if isinstance(statement, Update):
             return writer.put(target.endpoint, int(r.division or 0), r.identity, r.body)
-        return writer.delete(target.endpoint, int(r.division or 0), r.identity)
+        return writer.delete(target.endpoint, int(r.division or 0), target.key or "ID", r.identity)
 
-    _send_all(valid, send, sent)
+    _send_all(valid, send, sent, _reserve(engine, valid))
     _record_io(engine, sent, valid, clock)
     verb = "update" if isinstance(statement, Update) else "delete from"
     return StatementResult(
