@@ -182,6 +182,13 @@ FileAccessOption = Annotated[
     bool,
     typer.Option("--file-access", help="Let the SQL read local files and URLs (DuckDB's read_csv …)."),
 ]
+SendValidRowsOption = Annotated[
+    bool,
+    typer.Option(
+        "--send-valid-rows",
+        help="Writes: send the valid rows of a batch that has invalid ones (by default it sends nothing).",
+    ),
+]
 
 
 def query(
@@ -217,6 +224,7 @@ def query(
         ),
     ] = None,
     file_access: FileAccessOption = False,
+    send_valid_rows: SendValidRowsOption = False,
 ) -> None:
     """Run SQL on Exact Online (several statements: the last one's result is written)."""
     from exactsql.sql import output as out
@@ -243,6 +251,7 @@ def query(
     progress = FetchProgress()
     engine = _engine(connection, alias, cache_max_age, progress, file_access)
     started = time.perf_counter()
+    engine.writes.send_valid_rows = send_valid_rows
     with progress.bar:
         results = engine.run(text, max_calls, params, strict_params=True)
     for result in results[:-1]:

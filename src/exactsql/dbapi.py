@@ -189,10 +189,19 @@ class Connection:
         return self.execute(sql, parameters).df()
 
     def commit(self) -> None:
-        """Nothing to commit: reads only."""
+        """Sends what an open transaction holds (``begin transaction``, inserts ``identified by`` / ``attach
+        to``), as the statement ``commit`` does; other writes were sent by their own statement."""
+        if self._in_transaction():
+            self.execute("commit")
 
     def rollback(self) -> None:
-        """Nothing to roll back: reads only."""
+        """Drops what an open transaction holds (nothing of it was sent)."""
+        if self._in_transaction():
+            self.execute("rollback")
+
+    def _in_transaction(self) -> bool:
+        writes = getattr(self.engine, "writes", None)
+        return writes is not None and (writes.transaction.explicit or writes.transaction.held())
 
     def close(self) -> None:
         """Releases the engine (or the replica)."""
@@ -269,6 +278,7 @@ def connect(
     cache_max_age: float | None = None,
     replica: str | None = None,
     file_access: bool = False,
+    send_valid_rows: bool = False,
 ) -> Connection:
     """A DB-API connection running SQL on connection ``connection`` (alias ``eol``), or on a replica.
 
@@ -279,6 +289,7 @@ def connect(
         replica: a replica's URL (``sqlite:///books.db``, ``duckdb:///…``, ``postgresql://…``): statements are
             answered from it, with no API call.
         file_access: let statements read local files and URLs (DuckDB's ``read_csv`` …); off by default.
+        send_valid_rows: writes send the valid rows of a batch that has invalid ones (by default, nothing).
     """
     if replica is not None:
         return Connection(ReplicaRunner(replica, file_access), None)
@@ -291,4 +302,5 @@ def connect(
     sessions = {alias: open_session(name, config) for alias, name in names.items()}
     engine = Engine(sessions, cache_max_age=cache_max_age, file_access=file_access)
     attach_replicas(engine, config)
+    engine.writes.send_valid_rows = send_valid_rows
     return Connection(_Live(engine), max_calls)

@@ -191,3 +191,31 @@ def test_explain_of_writes_makes_no_call(engine: Engine, control: httpx.Client, 
     )
     assert "needs at least one line" in bad[-1].message
     assert api_calls(control) == before
+
+
+def test_db_api_transactions_commit_with_the_connection(
+    session: Session, control: httpx.Client, books: dict
+) -> None:
+    import exactsql
+
+    conn = exactsql.connect("eol")
+    try:
+        cur = conn.cursor()
+        cur.execute("begin transaction")
+        cur.execute(
+            "insert into SalesInvoices (OrderedBy, Journal, YourRef) values (:account, '70', 'D-1') "
+            "identified by 'D-1'",
+            {"account": books["account_code"]},  # a code where a GUID is due: resolved by one read
+        )
+        cur.executemany(
+            "insert into SalesInvoiceLines (Item, Quantity, GLAccount) values (?, ?, ?) attach to 'D-1'",
+            [(item, n, books["gl"]) for n, item in enumerate(books["items"][:3], start=1)],
+        )
+        assert _with_ref(control, books["division"], "D-1") == []
+        conn.commit()
+    finally:
+        conn.close()
+    (invoice,) = _with_ref(control, books["division"], "D-1")
+    assert invoice["OrderedBy"] == books["account"]
+    lines = [r for r in snapshot(control, books["division"], LINES) if r["InvoiceID"] == invoice["InvoiceID"]]
+    assert len(lines) == 3
