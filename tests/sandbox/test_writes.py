@@ -375,3 +375,26 @@ def test_put_cannot_clear_a_mandatory_property_and_a_taken_key_is_refused(
     fresh = "5c1f4c36-0d55-4f41-9c43-0b43a4a1e001"
     chosen = send(eol, "POST", f"{division}/{INVOICES}", invoice(books, InvoiceID=fresh))
     assert chosen.status_code == 201 and chosen.json()["d"]["InvoiceID"] == fresh
+
+
+def test_generated_rows_still_grow_change_and_go_around_written_ones(eol: SandboxClient, books: dict) -> None:
+    division = books["division"]
+    keys = [send(eol, "POST", f"{division}/{INVOICES}", invoice(books, Description=f"Kept {i}")).json()["d"]["InvoiceID"]
+            for i in range(2)]  # fmt: skip
+    before = eol.control("GET", f"snapshot/{division}/salesinvoice/SalesInvoices")["count"]
+    done = eol.control(
+        "POST",
+        "mutate",
+        json={"division": division, "entity": INVOICES, "inserts": 3, "updates": 40, "deletes": 2},
+    )
+    after = eol.control("GET", f"snapshot/{division}/salesinvoice/SalesInvoices")["rows"]
+    assert len(after) == before + done["inserted"] - done["deleted"]
+    assert len({r["InvoiceID"] for r in after}) == len(after)
+    for key in keys:  # written rows keep their values unless a mutation deleted them
+        got = eol.get(f"{division}/{INVOICES}(guid'{key}')", {"$select": "InvoiceID,OrderedBy"})
+        assert got.status_code in (200, 404)
+        if got.status_code == 200:
+            assert got.json()["d"]["OrderedBy"] == books["customer"]
+    generated = [r["InvoiceID"] for r in after if r["InvoiceID"] not in keys]
+    by_key = eol.get(f"{division}/{INVOICES}(guid'{generated[-1]}')", {"$select": "InvoiceID"})
+    assert by_key.json()["d"]["InvoiceID"] == generated[-1]  # fmt: skip
