@@ -398,3 +398,22 @@ def test_generated_rows_still_grow_change_and_go_around_written_ones(eol: Sandbo
     generated = [r["InvoiceID"] for r in after if r["InvoiceID"] not in keys]
     by_key = eol.get(f"{division}/{INVOICES}(guid'{generated[-1]}')", {"$select": "InvoiceID"})
     assert by_key.json()["d"]["InvoiceID"] == generated[-1]  # fmt: skip
+
+
+def test_post_an_account_with_exacts_value_forms(eol: SandboxClient, books: dict) -> None:
+    division = books["division"]
+    body = {"Name": "Bakkerij Test", "Code": "4711", "Status": "C", "StartDate": "2026-03-01T00:00:00",
+            "EndDate": "/Date(1767225600000)/", "IsSupplier": True}  # fmt: skip
+    response = send(eol, "POST", f"{division}/crm/Accounts", body)
+    assert response.status_code == 201, response.text
+    d = response.json()["d"]
+    assert d["Code"] == "4711".rjust(18)  # right-aligned in 18 characters, as Exact keeps it
+    assert (d["StartDate"], d["EndDate"]) == ("/Date(1772323200000)/", "/Date(1767225600000)/")
+    found = first(eol, f"{division}/crm/Accounts", "Name eq 'Bakkerij Test'", "ID,Code,IsSupplier")
+    assert [(r["ID"], r["IsSupplier"]) for r in found] == [(d["ID"], True)]
+    missing = send(eol, "POST", f"{division}/crm/Accounts", {"Code": "4712"})
+    assert missing.json()["error"]["message"]["value"] == "Mandatory: Name"
+    too_long = send(eol, "POST", f"{division}/crm/Accounts", {"Name": "X", "Code": "1" * 19})
+    assert (
+        too_long.json()["error"]["message"]["value"] == "Invalid: Code (too long: 19 characters, at most 18)"
+    )

@@ -69,6 +69,8 @@ _INT_RANGES = {
 }
 #: The longest text a property takes, by name (the sandbox's own limits: Exact's are not published).
 MAX_LENGTHS = {"Code": 30, "Description": 255, "Name": 255, "YourRef": 30, "Journal": 20, "JournalCode": 20}
+#: Codes Exact keeps right-aligned in a fixed width: an account's Code is 18 characters (API.md §6.6).
+RIGHT_ALIGNED = {("crm/Accounts", "Code"): 18}
 #: Any other text property.
 MAX_TEXT = 4000
 
@@ -221,7 +223,10 @@ def check_body(table: Table, endpoint: str, body: object, *, lines_allowed: bool
         except ValueError:
             raise WriteError(WRONG_TYPE.format(name, CLR_TYPES.get(column.edm, column.edm))) from None
         if isinstance(converted, str) and column.edm == "Edm.String":
-            limit = MAX_LENGTHS.get(name, MAX_TEXT)
+            width = RIGHT_ALIGNED.get((table.full_name, name))
+            limit = width or MAX_LENGTHS.get(name, MAX_TEXT)
+            if width:
+                converted = converted.strip().rjust(width)
             if len(converted) > limit:
                 raise WriteError(TOO_LONG.format(caption(name), len(converted), limit), validation=True)
         checked.values[name] = converted

@@ -65,9 +65,16 @@ NUMBERED = {
     "salesentry/SalesEntries": "EntryNumber",
 }
 #: Values the server gives a new record of these entities when the body does not (a draft invoice).
-INITIAL = {
-    "salesinvoice/SalesInvoices": {"Status": 10, "StatusDescription": "Draft", "Type": 8020},
-    "salesorder/SalesOrders": {"Status": 12, "StatusDescription": "Open"},
+TODAY = object()
+INITIAL: dict[str, dict[str, object]] = {
+    "salesinvoice/SalesInvoices": {
+        "Status": 10,
+        "StatusDescription": "Draft",
+        "Type": 8020,
+        "InvoiceDate": TODAY,
+        "OrderDate": TODAY,
+    },
+    "salesorder/SalesOrders": {"Status": 12, "StatusDescription": "Open", "OrderDate": TODAY},
     "generaljournalentry/GeneralJournalEntries": {"Status": 20, "StatusDescription": "Open"},
 }
 #: A header's amounts that are the sum of its lines' AmountFC.
@@ -140,6 +147,7 @@ class _Writer:
         self.state = state
         self.user_id = user_id
         self.now_ms = sb.clock.wall_ms()
+        self.today_ms = self.now_ms - self.now_ms % 86_400_000  # midnight, as Exact's dates are
 
     # ------------------------------------------------------------------ POST
 
@@ -222,7 +230,7 @@ class _Writer:
                 values[role + "FullName"] = user.full_name
         for name, value in INITIAL.get(table.full_name, {}).items():
             if values.get(name) is None and table.column(name) is not None:
-                values[name] = value
+                values[name] = self.today_ms if value is TODAY else value
         numbered = NUMBERED.get(table.full_name)
         if numbered is not None and values.get(numbered) is None and rows.n:
             numbers = [int(v) for v in rows.column(numbered).tolist() if v is not None and v == v]
