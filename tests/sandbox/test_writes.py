@@ -417,3 +417,37 @@ def test_post_an_account_with_exacts_value_forms(eol: SandboxClient, books: dict
     assert (
         too_long.json()["error"]["message"]["value"] == "Invalid: Code (too long: 19 characters, at most 18)"
     )
+
+
+def test_a_general_journal_entry_books_transaction_lines(eol: SandboxClient, books: dict) -> None:
+    division = books["division"]
+    lines = [{"GLAccount": books["gls"][0], "AmountFC": 75.0, "Description": "Accrual"},
+             {"GLAccount": books["gls"][1], "AmountFC": -75.0, "Description": "Accrual"}]  # fmt: skip
+    body = {
+        "JournalCode": "90",
+        "FinancialYear": 2026,
+        "FinancialPeriod": 2,
+        "GeneralJournalEntryLines": lines,
+    }
+    key = send(eol, "POST", f"{division}/{ENTRIES}", body).json()["d"]["EntryID"]
+    select = (
+        "ID,EntryID,Type,Status,AmountDC,GLAccountCode,JournalCode,FinancialYear,FinancialPeriod,LineNumber"
+    )
+    booked = first(
+        eol, f"{division}/financialtransaction/TransactionLines", f"EntryID eq guid'{key}'", select
+    )
+    assert sorted((r["LineNumber"], r["AmountDC"], r["Type"], r["Status"]) for r in booked) == [
+        (1, 75, 90, 20), (2, -75, 90, 20)]  # fmt: skip
+    assert all(r["GLAccountCode"] and (r["FinancialYear"], r["FinancialPeriod"]) == (2026, 2) for r in booked)
+    synced, _ = eol.follow(
+        f"{division}/sync/Financial/TransactionLines", {"$select": "ID", "$filter": "Timestamp gt 1L"}
+    )
+    assert {r["ID"] for r in booked} <= {r["ID"] for r in synced}
+    assert send(eol, "DELETE", f"{division}/{ENTRIES}(guid'{key}')").status_code == 204
+    assert (
+        first(eol, f"{division}/financialtransaction/TransactionLines", f"EntryID eq guid'{key}'", "ID") == []
+    )
+    deleted, _ = eol.follow(
+        f"{division}/sync/Deleted", {"$select": "EntityKey,EntityType", "$filter": "Timestamp gt 1L"}
+    )
+    assert {r["EntityKey"] for r in deleted if r["EntityType"] == 1} == {r["ID"] for r in booked}

@@ -18,7 +18,7 @@ import orjson
 
 from exactsql.catalog import AccessPath, Table
 from exactsql.endpoints import ApiPath
-from exactsql.sandbox import expand, keys, odata
+from exactsql.sandbox import bookings, expand, keys, odata
 from exactsql.sandbox.fidelity import FaithfulRows
 from exactsql.sandbox.messages import Request, Response, json_response, odata_error
 from exactsql.sandbox.pages import EntitySet, not_found, records, uri_maker
@@ -189,6 +189,9 @@ class _Writer:
                     line.values.setdefault("LineNumber", number)
                 self._create(lines.nav.table, lines.rows, line.values)
         self._total(table, rows, row)
+        entry_type = bookings.BOOKED.get(table.full_name)
+        if entry_type is not None:
+            self._book(entry_type, rows, row, collections)
         if parent:
             self._retotal_header(table, checked.values)
         es = EntitySet(table, path, FaithfulRows(rows, table, self.sb.settings), division)
@@ -292,6 +295,19 @@ class _Writer:
                 rows.set_values(row, sums)
             return
 
+    def _book(self, entry_type: int, rows: EntityRows, row: int, collections: list[_Lines]) -> None:
+        """A posted entry's transaction lines in the ledger."""
+        ledger = self.state.rows(bookings.LEDGER)
+        if ledger is None:
+            return
+        at = np.array([row])
+        header = {c.name: rows.take(c.name, at)[0] for c in rows.table.columns if c.edm.startswith("Edm.")}
+        for lines in collections:
+            for values in bookings.ledger_lines(
+                entry_type, header, [line.values for line in lines.lines], self.today_ms
+            ):
+                self._create(ledger.table, ledger, values)
+
     def _retotal_header(self, table: Table, values: Mapping[str, object]) -> None:
         """After a line changed through its own endpoint: its header's amounts again."""
         for link, reference in _parent_of(self.sb, table).items():
@@ -358,6 +374,11 @@ class _Writer:
             mine = np.flatnonzero(lines.alive_mask() & (lines.column(nav.link) == key))
             if len(mine):
                 self._remove(lines, mine)
+        ledger = self.state.rows(bookings.LEDGER)
+        if table.full_name in bookings.BOOKED and ledger is not None:
+            booked = np.flatnonzero(ledger.alive_mask() & (ledger.column("EntryID") == key))
+            if len(booked):
+                self._remove(ledger, booked)
         parent = _parent_of(self.sb, table)
         link_values = {n: rows.take(n, np.array([row]))[0] for n in parent}
         self._remove(rows, np.array([row]))
