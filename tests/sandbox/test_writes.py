@@ -52,6 +52,7 @@ def test_post_sales_invoice_with_lines_is_readable_everywhere(eol: SandboxClient
     division = books["division"]
     response = send(eol, "POST", f"{division}/{INVOICES}", invoice(books))
     assert response.status_code == 201, response.text
+    assert list(response.json()) == ["d"]  # ossobv/exactonline's unwrap refuses anything beside "d"
     d = response.json()["d"]
     key = d["InvoiceID"]
     assert len(key) == 36 and d["__metadata"]["uri"].endswith(f"{INVOICES}(guid'{key}')")
