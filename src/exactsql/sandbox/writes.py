@@ -101,7 +101,7 @@ def write(
     try:
         if method == "POST":
             return writer.post(request, table, path, rows, parsed.division)
-        row = _row(sb, rows, path, parsed.key or "")
+        row = _row(rows, path, parsed.key or "")
         if row is None:
             return not_found(sb, table.name)
         if method == "PUT":
@@ -113,7 +113,8 @@ def write(
         return odata_error(sb.settings.validation_error_status if exc.validation else 400, str(exc))
 
 
-def _row(sb: Sandbox, rows: EntityRows, path: AccessPath, key_text: str) -> int | None:
+def _row(rows: EntityRows, path: AccessPath, key_text: str) -> int | None:
+    """The live row a key literal of the URL names; WriteError for a literal not of the key's type."""
     column = path.column(path.key or rows.key_name)
     try:
         key = keys.parse(key_text, column.edm if column else "Edm.Guid")
@@ -154,32 +155,8 @@ class _Writer:
     def post(
         self, request: Request, table: Table, path: AccessPath, rows: EntityRows, division: int | None
     ) -> Response:
-        body = _body(request)
-        checked = check_body(table, path.endpoint, body)
-        collections = self._collections(table, checked)
+        checked, collections = self._checked(table, path, rows, _body(request))
         parent = _parent_of(self.sb, table)
-        self._complete(table, checked.values)
-        exempt = {rows.key_name}
-        gone = missing(path.endpoint, checked.values, checked.lines, exempt)
-        for lines in collections:
-            for line in lines.lines:
-                self._complete(lines.nav.table, line.values)
-                gone_line = missing(
-                    lines.nav.path.endpoint, line.values, {}, {lines.nav.link, lines.rows.key_name}
-                )
-                gone += [n for n in gone_line if n not in gone]
-        if gone:
-            raise mandatory_error(gone)
-        _check_new_key(rows, checked.values)
-        for lines in collections:
-            for line in lines.lines:
-                _check_new_key(lines.rows, line.values)
-        check_references(self.state, checked.values, parent)
-        for lines in collections:
-            for line in lines.lines:
-                check_references(self.state, line.values, {})
-        if table.full_name in BALANCED:
-            self._check_balance(checked.values, collections)
         row = self._create(table, rows, checked.values)
         key = rows.take(rows.key_name, np.array([row]))[0]
         for lines in collections:
@@ -198,6 +175,36 @@ class _Writer:
         shown = records(self.sb, request, es, np.array([row]), QueryOptions())
         location = uri_maker(request, path, rows, division)(np.array([row]))[0]
         return json_response(201, {"d": shown[0]}, {"Location": location})
+
+    def _checked(
+        self, table: Table, path: AccessPath, rows: EntityRows, body: object
+    ) -> tuple[Checked, list[_Lines]]:
+        """A POST's body and lines with what the server derives, after every check (WriteError otherwise)."""
+        checked = check_body(table, path.endpoint, body)
+        collections = self._collections(table, checked)
+        self._complete(table, checked.values)
+        exempt = {rows.key_name}
+        gone = missing(path.endpoint, checked.values, checked.lines, exempt)
+        for lines in collections:
+            for line in lines.lines:
+                self._complete(lines.nav.table, line.values)
+                gone_line = missing(
+                    lines.nav.path.endpoint, line.values, {}, {lines.nav.link, lines.rows.key_name}
+                )
+                gone += [n for n in gone_line if n not in gone]
+        if gone:
+            raise mandatory_error(gone)
+        _check_new_key(rows, checked.values)
+        for lines in collections:
+            for line in lines.lines:
+                _check_new_key(lines.rows, line.values)
+        check_references(self.state, checked.values, _parent_of(self.sb, table))
+        for lines in collections:
+            for line in lines.lines:
+                check_references(self.state, line.values, {})
+        if table.full_name in BALANCED:
+            self._check_balance(checked.values, collections)
+        return checked, collections
 
     def _collections(self, table: Table, checked: Checked) -> list[_Lines]:
         out = []
