@@ -69,7 +69,14 @@ def _unknown(exc: ApiError) -> bool:
 
 
 #: What a 5xx says when it is no answer of Exact's own (a gateway, a crash): the write may have landed.
-_GENERIC = ("", "internal server error", "service unavailable", "bad gateway", "gateway timeout")
+_GENERIC = (
+    "",
+    "internal server error",
+    "an internal server error occurred.",
+    "service unavailable",
+    "bad gateway",
+    "gateway timeout",
+)
 
 
 def _refusal(exc: ApiError) -> bool:
@@ -158,28 +165,33 @@ class Writer:
             try:
                 response = self.client.request("POST", intent.endpoint, None, intent.division, payload, False)
             except ApiError as exc:
-                if not _unknown(exc) or _refusal(exc):
+                if not _unknown(exc):  # a 4xx: Exact created nothing
                     self._drop_record(intent)
                     return Outcome("failed", None, _message(exc), calls)
                 log.warning(
                     "POST to %s: %s; looking the record up before sending again", intent.endpoint, exc
                 )
+                found = None
+                if intent.natural is not None:
+                    calls.append("GET")
+                    found = self.find(intent)
+                if _refusal(exc):  # Exact's own refusal; a record found has the key from before
+                    self._drop_record(intent)
+                    taken = f" ({intent.natural[0]} is taken: {found})" if found and intent.natural else ""
+                    return Outcome("failed", None, _message(exc) + taken, calls)
+                if found is not None:
+                    self._put_record(intent, "done", found)
+                    return Outcome("created", found, "answer lost; found by its natural key", calls)
                 if intent.natural is None:
                     return Outcome(
                         "unknown", None, f"{exc}; not sent again (no natural key to look it up by)", calls
                     )
-                calls.append("GET")
-                found = self.find(intent)
-                if found is not None:
-                    self._put_record(intent, "done", found)
-                    return Outcome("created", found, "answer lost; found by its natural key", calls)
                 if attempt == POST_ATTEMPTS - 1:
                     return Outcome("unknown", None, f"{exc}; not found after {POST_ATTEMPTS} tries", calls)
                 continue
             except ExactSQLError:
-                if (
-                    attempt == 0
-                ):  # refused before it was sent (error reserve, call cap, token): nothing to recall
+                # refused before it was sent (the error reserve, the call cap, a token): nothing to recall
+                if attempt == 0:
                     self._drop_record(intent)
                 raise
             failpoint("write_answered")

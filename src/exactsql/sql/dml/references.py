@@ -48,9 +48,10 @@ def is_guid(value: object) -> bool:
     return isinstance(value, uuid.UUID) or (isinstance(value, str) and bool(GUID.match(value)))
 
 
-def _code_forms(code: str) -> list[str]:
+def _code_forms(endpoint: str, code: str) -> list[str]:
+    """The forms a code may have in ``endpoint``'s rows (account codes of digits right-aligned)."""
     forms = [code]
-    if code.isdigit() and len(code) < ACCOUNT_CODE_WIDTH:
+    if endpoint.lower() == "crm/accounts" and code.isdigit() and len(code) < ACCOUNT_CODE_WIDTH:
         forms.append(code.rjust(ACCOUNT_CODE_WIDTH))
     return forms
 
@@ -84,7 +85,7 @@ class References:
                 terms = [
                     f"Code eq '{form.replace(chr(39), chr(39) * 2)}'"
                     for c in chunk
-                    for form in _code_forms(c)
+                    for form in _code_forms(endpoint, c)
                 ]
                 self._read(engine, alias, division, endpoint, terms, known)
                 known.asked_codes.update(chunk)

@@ -2,10 +2,10 @@
 [attach to K]``, ``update T set … where …``, ``delete from T where …``, and ``begin transaction``,
 ``commit``, ``rollback``.
 
-Invantive's ``identified by`` names a header row (its value an expression: a constant, or a column of the
-insert's query) and ``attach to`` names the header a line belongs to; both are taken off the statement's
-end and become extra columns of its query (``__identified_by``, ``__attach_to``), so that parameters bind
-in them and an ``insert … select`` gives each row its own key.
+Invantive's ``identified by`` names a header row (its value an expression: a constant, or an expression over
+the columns of the insert's query's sources) and ``attach to`` names the header a line belongs to; both are
+taken off the statement's end and become extra columns of its query (``__identified_by``, ``__attach_to``),
+so that parameters bind in them and an ``insert … select`` gives each row its own key.
 """
 
 from __future__ import annotations
@@ -142,13 +142,16 @@ def parse(kind: str, text: str, line: int) -> exp.Expression:
             source = exp.select("*").from_(source)
         if not isinstance(source, exp.Query):
             raise SQLError(f"`{written}` (line {line}) needs values (…) or a query.")
-        wrapped = exp.select(exp.Star()).from_(source.subquery("q"))
+        # the keys are computed where the query's own columns are in scope (``attach to OrderRef``)
+        rows = (
+            source if isinstance(source, exp.Select) else exp.select(exp.Star()).from_(source.subquery("q"))
+        )
         for clause, column in (("identified", IDENTIFIED), ("attach", ATTACHED)):
             if clause in clauses:
                 label = "identified by" if clause == "identified" else "attach to"
                 value = _expression(clauses[clause], label, written, line)
-                wrapped = wrapped.select(exp.alias_(value, column, quoted=True))
-        node.set("expression", wrapped)
+                rows = rows.select(exp.alias_(value, column, quoted=True))
+        node.set("expression", rows)
         node.meta.update(identified="identified" in clauses, attached="attach" in clauses, script="insert")
     elif kind == "update":
         if not isinstance(node, exp.Update):
