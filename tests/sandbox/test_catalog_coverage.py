@@ -16,6 +16,7 @@ from exactsql.sandbox.process import SandboxProcess
 from exactsql.sql.dialect import SQLError
 from exactsql.sql.engine import Engine
 from tests.connections.helpers import make_connection
+from tests.sandbox.helpers import reset_control
 from tests.sandbox_client import SandboxClient
 
 UNLIMITED = {"minutely_limit": 1_000_000, "daily_limit": 1_000_000}
@@ -35,9 +36,7 @@ def server() -> Iterator[dict]:
 
 @pytest.fixture()
 def control(server: dict) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server["base_url"], timeout=60) as http:
-        http.post("/_sandbox/reset").raise_for_status()
-        http.post("/_sandbox/settings", json=UNLIMITED).raise_for_status()
+    with reset_control(server, UNLIMITED) as http:
         yield http
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import re
 import subprocess
 import sys
@@ -18,9 +17,9 @@ from exactsql.sandbox.core import Sandbox
 from exactsql.sandbox.process import SandboxProcess
 from exactsql.sandbox.transport import SandboxTransport
 from tests.connections.helpers import logged_in
+from tests.sandbox.helpers import BASE, in_process_client
 from tests.sandbox_client import SandboxClient
 
-BASE = "http://sbx"
 ANY = "ID ne guid'00000000-0000-0000-0000-000000000000'"
 
 
@@ -33,13 +32,8 @@ def sandbox() -> Sandbox:
 @pytest.fixture()
 def eol(sandbox: Sandbox) -> Iterator[SandboxClient]:
     """A logged-in client; the settings a test changes are put back after it."""
-    saved = dataclasses.asdict(sandbox.settings)
-    with httpx.Client(transport=SandboxTransport(sandbox), base_url=BASE) as http:
-        client = SandboxClient(http, sandbox.info(BASE))
-        _set(client, minutely_limit=10**6, daily_limit=10**6, error_limit=10**6)  # many calls, many 400s
-        client.login()
+    with in_process_client(sandbox) as client:
         yield client
-    sandbox.settings.update(saved)
 
 
 def _set(eol: SandboxClient, **settings: object) -> None:

@@ -3,7 +3,6 @@ the Atom form (docs/design/sandbox-fidelity.md §7, §8, §10)."""
 
 from __future__ import annotations
 
-import dataclasses
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
@@ -11,10 +10,9 @@ import httpx
 import pytest
 
 from exactsql.sandbox.core import Sandbox
-from exactsql.sandbox.transport import SandboxTransport
+from tests.sandbox.helpers import BASE, in_process_client
 from tests.sandbox_client import SandboxClient
 
-BASE = "http://sbx"
 ATOM = "{http://www.w3.org/2005/Atom}"
 D = "{http://schemas.microsoft.com/ado/2007/08/dataservices}"
 M = "{http://schemas.microsoft.com/ado/2007/08/dataservices/metadata}"
@@ -31,15 +29,8 @@ def sandbox() -> Sandbox:
 @pytest.fixture()
 def eol(sandbox: Sandbox) -> Iterator[SandboxClient]:
     """A logged-in client; the settings a test changes are put back after it."""
-    saved = dataclasses.asdict(sandbox.settings)
-    with httpx.Client(transport=SandboxTransport(sandbox), base_url=BASE) as http:
-        client = SandboxClient(http, sandbox.info(BASE))
-        client.control(
-            "POST", "settings", json={"minutely_limit": 10**6, "daily_limit": 10**6, "error_limit": 10**6}
-        )
-        client.login()
+    with in_process_client(sandbox) as client:
         yield client
-    sandbox.settings.update(saved)
 
 
 def _atom(eol: SandboxClient, path: str, params: dict[str, str] | None = None) -> httpx.Response:

@@ -28,6 +28,7 @@ import httpx
 import pytest
 
 from exactsql.sandbox.process import SandboxProcess
+from tests.sandbox.helpers import reset_control
 
 UNLIMITED = {"minutely_limit": 1_000_000, "daily_limit": 1_000_000, "error_limit": 1_000_000}
 ANY_LINE = "ID ne guid'00000000-0000-0000-0000-000000000000'"
@@ -47,9 +48,7 @@ def server() -> Iterator[dict]:
 @pytest.fixture()
 def control(server: dict) -> Iterator[httpx.Client]:
     """The control plane, after a reset; no rate windows."""
-    with httpx.Client(base_url=server["base_url"], timeout=60) as http:
-        http.post("/_sandbox/reset").raise_for_status()
-        http.post("/_sandbox/settings", json=UNLIMITED).raise_for_status()
+    with reset_control(server, UNLIMITED) as http:
         yield http
 
 
