@@ -12,6 +12,7 @@ import orjson
 
 from exactsql.sandbox.fidelity import FaithfulRows
 from exactsql.sandbox.messages import Request, Response, json_response
+from exactsql.sandbox.pages import uri_maker
 from exactsql.sandbox.render import render_rows
 from exactsql.sandbox.settings import checked_text
 from exactsql.sandbox.store import RowSource
@@ -240,12 +241,7 @@ def _snapshot(sb: Sandbox, request: Request, rest: str) -> Response:
         assert division_col is not None
         columns.append(division_col)
     idx = np.flatnonzero(source.alive_mask())
-    key_name = path.key or source.key_name
-    base = f"{request.base_url}/api/v1/{state.code}/{path.endpoint}"
-
-    def uris(ix: np.ndarray) -> list[str]:
-        return [f"{base}({k})" for k in source.take(key_name, ix).tolist()]
-
+    uris = uri_maker(request, path, source, state.code)
     rows_out = render_rows(columns, source.take, idx, uris, table.entity_type, sb.settings.int64_as_string)
     return json_response(
         200, {"division": state.code, "entity": table.full_name, "count": len(rows_out), "rows": rows_out}
