@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -22,19 +21,15 @@ from tests.connections.helpers import make_connection
 
 
 @pytest.fixture()
-def http(sandbox_server: dict) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sandbox_server["base_url"], timeout=30) as client:
-        client.post("/_sandbox/reset").raise_for_status()
-        yield client
+def http(control: httpx.Client) -> httpx.Client:
+    """The control plane (conftest), after a reset."""
+    return control
 
 
 @pytest.fixture()
-def eol(sqlite_env: dict, sandbox_server: dict, http: httpx.Client) -> Engine:
-    make_connection(sandbox_server, "eol")
-    session = open_session("eol")
-    session.login()
-    engine = Engine({"eol": session})
-    engine.scope()  # the current division is learned once, before each test counts calls
+def eol(engine: Engine) -> Engine:
+    """The engine (conftest), once it learned the current division: tests count calls from here."""
+    engine.scope()
     return engine
 
 
