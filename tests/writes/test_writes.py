@@ -43,6 +43,10 @@ def test_an_invoice_with_lines_is_posted_once_with_its_lines_inline(
         r for r in requests_made(control) if r["method"] == "POST" and "salesinvoice" in r["path"].lower()
     ]
     assert len(posts) == 1  # header and lines in one call
+    ios = engine.run("select relation, endpoint, calls, rows from sessionios where relation = 'write'")
+    assert ios[-1].table.to_pylist() == [  # type: ignore[union-attr]
+        {"Relation": "write", "Endpoint": INVOICES, "Calls": 1, "Rows": 1}
+    ]
     again = engine.run(invoice_script(books, ["W-1"], lines=3))
     assert again[-1].table.to_pylist()[0]["status"] == "existing"  # type: ignore[union-attr]
     assert len(_with_ref(control, books["division"], "W-1")) == 1

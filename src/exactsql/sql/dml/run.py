@@ -285,9 +285,12 @@ class Sent:
     """The outcomes of one batch, for the result rows and the message."""
 
     rows: list[tuple[str, str, int | None, str, str | None, str]] = field(default_factory=list)
+    calls: dict[tuple[str, int | None], int] = field(default_factory=dict)  # per endpoint and division
 
     def add(self, label: str, endpoint: str, division: int | None, outcome: Outcome) -> None:
         self.rows.append((label, endpoint, division, outcome.status, outcome.id, outcome.message))
+        if outcome.calls:
+            self.calls[(endpoint, division)] = self.calls.get((endpoint, division), 0) + len(outcome.calls)
 
     def table(self) -> pa.Table:
         columns: list[list[Any]] = [list(c) for c in zip(*self.rows, strict=True)] if self.rows else []
@@ -370,21 +373,23 @@ def _post_rows(engine: Engine, session: WriteSession, rows: list[Row], what: str
     _send_all(
         valid, lambda r: session.writer(engine, r.alias).post(_intent(r)), sent, _reserve(engine, valid)
     )
-    _record_io(engine, sent, valid, clock)
+    _record_io(engine, sent, clock)
     return StatementResult(what, sent.table(), None, engine.ios[started:], f"{what}: {sent.summary()}.")
 
 
-def _record_io(engine: Engine, sent: Sent, rows: list[Row], clock: float) -> None:
-    """One SessionIOs record per endpoint and division of the writes sent."""
+def _record_io(engine: Engine, sent: Sent, clock: float) -> None:
+    """One SessionIOs record per endpoint and division written to: its calls (POST, PUT, DELETE and the
+    look-ups after lost answers) and rows."""
     from exactsql.sql.engine import IORecord
 
-    groups: dict[tuple[str, int | None], int] = {}
+    rows: dict[tuple[str, int | None], int] = {}
     for r in sent.rows:
         if r[3] != "invalid":
-            groups[(r[1], r[2])] = groups.get((r[1], r[2]), 0) + 1
+            rows[(r[1], r[2])] = rows.get((r[1], r[2]), 0) + 1
     seconds = time.perf_counter() - clock
-    for (endpoint, division), count in groups.items():
-        engine.ios.append(IORecord(engine._statement, "write", endpoint, division, count, count, seconds))
+    for (endpoint, division), count in rows.items():
+        calls = sent.calls.get((endpoint, division), 0)
+        engine.ios.append(IORecord(engine._statement, "write", endpoint, division, calls, count, seconds))
 
 
 def commit(engine: Engine, session: WriteSession, what: str = "commit") -> StatementResult:
@@ -483,7 +488,7 @@ def _change(
         return writer.delete(target.endpoint, int(r.division or 0), target.key or "ID", r.identity)
 
     _send_all(valid, send, sent, _reserve(engine, valid))
-    _record_io(engine, sent, valid, clock)
+    _record_io(engine, sent, clock)
     verb = "update" if isinstance(statement, Update) else "delete from"
     return StatementResult(
         node.sql(),
