@@ -58,6 +58,10 @@ def test_update_and_delete_show_in_the_books_in_sync_deleted_and_in_a_replica(
     engine.run(invoice_script(books, ["U-1", "U-2"]))
     updated = engine.run("update SalesInvoices set Description = 'Changed by SQL' where YourRef = 'U-1'")
     assert [r["status"] for r in updated[-1].table.to_pylist()] == ["updated"]  # type: ignore[union-attr]
+    reads = [
+        r for r in requests_made(control) if r["method"] == "GET" and "YourRef eq 'U-1'" in str(r["query"])
+    ]
+    assert reads, "the rows to update are read with the filter pushed down"
     (changed,) = _with_ref(control, books["division"], "U-1")
     assert changed["Description"] == "Changed by SQL"
     (gone,) = _with_ref(control, books["division"], "U-2")
@@ -223,3 +227,15 @@ def test_db_api_transactions_commit_with_the_connection(
     assert invoice["OrderedBy"] == books["account"]
     lines = [r for r in snapshot(control, books["division"], LINES) if r["InvoiceID"] == invoice["InvoiceID"]]
     assert len(lines) == 3
+
+
+def test_max_calls_holds_for_writes(engine: Engine, control: httpx.Client, books: dict) -> None:
+    engine.current_division("eol")
+    script = invoice_script(books, ["M-1", "M-2", "M-3"], lines=1)
+    with pytest.raises(SQLError) as info:
+        engine.run(script, max_calls=5)  # the 3 reference reads (account, item, GL, journal: 4) + 1 POST
+    message = str(info.value)
+    assert "Stopped after 1 of 3 write(s) (1 created)" in message and "--max-calls 5" in message
+    assert [len(_with_ref(control, books["division"], ref)) for ref in ("M-1", "M-2", "M-3")] == [1, 0, 0]
+    rest = engine.run(script)[-1].table.to_pylist()  # type: ignore[union-attr]
+    assert [r["status"] for r in rest] == ["existing", "created", "created"]
