@@ -453,13 +453,20 @@ def _print_outage(r: dict) -> None:
 
 
 def rate_scenario(
-    store_url: str, workdir: Path, processes: int = 4, minutes: float = 5, time_scale: float = 60
+    store_url: str,
+    workdir: Path,
+    processes: int = 4,
+    minutes: float = 5,
+    time_scale: float = 60,
+    limit: int | None = None,
 ) -> dict:
-    """``processes`` workers read one division as fast as they can for ``minutes`` simulated minutes."""
+    """``processes`` workers read one division as fast as they can for ``minutes`` simulated minutes
+    (``limit``: a raised minute limit of the app, in the sandbox and the connection)."""
     check_time_scale(time_scale)
     window = MINUTE / time_scale
     real = minutes * window
-    with Cluster(store_url, workdir, time_scale) as cluster:
+    raised: dict = {} if limit is None else {"minutely_limit": limit}
+    with Cluster(store_url, workdir, time_scale, sandbox_settings=raised, **raised) as cluster:
         workers = cluster.start_workers(processes, "division")
         cluster.wait_ready(workers)
         cluster.login()

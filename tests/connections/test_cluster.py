@@ -21,7 +21,8 @@ from benchmarks.cluster_tokens import (
     token_scenario,
 )
 
-from exactsql.api.budget import ErrorBudget, RateBudget, RateState, Window
+from exactsql.api.budget import RateBudget, RateState, Window
+from exactsql.api.error_budget import ErrorBudget
 from exactsql.errors import ErrorBudgetError
 from exactsql.state.memory import MemoryStore
 
@@ -97,6 +98,19 @@ def test_four_processes_fill_the_minute_windows(tmp_path: Path) -> None:
     assert r["max_in_window_log"] <= r["limit"], r
     assert r["rate_limited_429"] == 0, r
     assert r["utilisation"] >= 0.95, r
+    assert r["worker_errors"] == {}, r
+
+
+def test_leases_of_four_processes_never_overrun_a_raised_limit(tmp_path: Path) -> None:
+    """A limit of 200 a minute: each process counts 20 calls of a window at once (a lease), and together
+    they still never pass the limit, nor get a 429."""
+    r = rate_scenario(
+        sqlite_url(tmp_path), tmp_path / "run", processes=4, minutes=4, time_scale=TIME_SCALE, limit=200
+    )
+    assert r["crashed"] == 0, r
+    assert r["limit"] == 200, r
+    assert r["max_in_window_headers"] <= 200 and r["max_in_window_log"] <= 200, r
+    assert r["rate_limited_429"] == 0, r
     assert r["worker_errors"] == {}, r
 
 

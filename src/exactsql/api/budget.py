@@ -1,10 +1,10 @@
-"""Budgets shared through the state store: rate windows, the error budget and token-endpoint calls."""
+"""Budgets shared through the state store: rate windows and token-endpoint calls (the error budget:
+``exactsql.api.error_budget``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -13,13 +13,18 @@ from dataclasses import asdict, dataclass
 import orjson
 
 from exactsql.api.clock import StoreClock
-from exactsql.errors import ErrorBudgetError, RateLimitError, TokenBudgetError
+from exactsql.errors import RateLimitError, TokenBudgetError
 from exactsql.state import StateStore
 
 #: Exact's window lengths, used until the answers teach the real ones (a time-scaled sandbox has shorter).
 MINUTE, DAY = 60.0, 86400.0
 #: The longest a call waits for a slot of a minute window before that is an error that says why.
 MAX_WAIT = 600.0
+#: In the last part of a window (this share of its length) calls are admitted one at a time: a leased slot
+#: not sent before the window closes is lost to every process.
+LEASE_TAIL = 0.2
+#: Answers kept for the next transaction at most; more are folded in at once.
+MAX_KEPT = 64
 
 
 def _utc(epoch: float) -> dt.datetime:
@@ -176,9 +181,69 @@ class RateState:
     def dump(self) -> bytes:
         return orjson.dumps(asdict(self))
 
+    def fold(self, answers: list[_Answer]) -> None:
+        """Takes in what responses said, in the order they came (see :meth:`Window.reconcile`)."""
+        for answer in answers:
+            if answer.minute is not None:
+                self.minute.reconcile(*answer.minute, answer.admitted)
+            if answer.day is not None:
+                self.day.reconcile(*answer.day)
+
+
+@dataclass
+class _Answer:
+    """The ``X-RateLimit-*`` headers of one response: (limit, remaining, reset) of each window."""
+
+    minute: tuple[int, int, float] | None
+    day: tuple[int, int, float] | None
+    admitted: float | None
+
+
+@dataclass
+class _Lease:
+    """Slots of one window that this process counted in the store and has not sent yet."""
+
+    window: float  # the reset of the window they are counted in
+    slots: int
+    use_by: float  # the window's reset less its guard: a slot sent later could land in the next one
+
+
+class WindowFull(Exception):
+    """No call to ``division`` fits its minute window before ``until`` (from ``acquire(wait=False)``)."""
+
+    def __init__(self, division: int, until: float) -> None:
+        super().__init__(f"the minute window of division {division} is full until {until:.3f}")
+        self.division, self.until = division, until
+
+
+def default_lease(minutely: int) -> int:
+    """Calls one admission counts at most: a tenth of the minute's limit, between 1 and 32."""
+    return max(1, min(32, minutely // 10))
+
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     return headers.get(name) or headers.get(name.lower())
+
+
+def _refusal(st: RateState, now: float) -> tuple[str, float] | None:
+    """Why no call can be admitted now ("minute" or "day") and until when; None when one can. Rolls and
+    ends the windows of ``st`` as time has passed."""
+    minute, reset, guard = st.minute, st.minute.reset, st.minute.guard()
+    # A window in use closes ``guard`` before its reset and the next opens ``guard`` after it: a call sent
+    # at the very end may arrive in the next window, and this clock may run a little ahead of Exact's (a
+    # call sent just after the reset would land in the full window).
+    full = minute.used >= minute.limit
+    if reset is not None and minute.used > 0 and now < reset + guard and (full or now >= reset - guard):
+        return "minute", reset + guard
+    minute.roll(now)
+    st.day.roll(now)
+    minute.expire(now, MINUTE)
+    st.day.expire(now, DAY)
+    if st.day.used >= st.day.limit:
+        return "day", st.day.reset or st.day.reopens(now, DAY)
+    if minute.used >= minute.limit:
+        return "minute", minute.reopens(now, MINUTE)
+    return None
 
 
 class RateBudget:
@@ -196,7 +261,9 @@ class RateBudget:
         daily: int,
         clock: StoreClock,
         max_wait: float = MAX_WAIT,
+        lease: int | None = None,
     ) -> None:
+        lease = default_lease(minutely) if lease is None else lease
         self.store, self.client_id, self.minutely, self.daily, self.clock = (
             store,
             client_id,
@@ -205,7 +272,11 @@ class RateBudget:
             clock,
         )
         self.max_wait = max_wait
+        self.lease = lease
         self._indexed: set[int] = set()
+        self._lock = threading.Lock()
+        self._leases: dict[int, _Lease] = {}
+        self._pending: dict[int, list[_Answer]] = {}
 
     def _key(self, division: int) -> str:
         return f"rate:{self.client_id.lower()}|{division}"
@@ -233,47 +304,60 @@ class RateBudget:
         """The windows as the store has them."""
         return RateState.load(self.store.get(self._key(division)), self.minutely, self.daily)
 
-    def acquire(self, division: int, on_wait: Callable[[float, str], None] | None = None) -> float | None:
+    def acquire(
+        self, division: int, on_wait: Callable[[float, str], None] | None = None, wait: bool = True
+    ) -> float | None:
         """Blocks until one call to ``division`` fits both windows; RateLimitError when the day is used up, or
         when no slot opens within ``max_wait`` seconds (every wait ends: a window whose reset is unknown ends
-        on the clock, see :meth:`Window.expire`).
+        on the clock, see :meth:`Window.expire`). ``wait=False``: :class:`WindowFull` instead of a wait.
+
+        A slot comes from this process's lease when it holds one (no store round trip); otherwise one
+        transaction folds the answers kept since the last one into the window, then counts a lease of
+        several calls (see :meth:`_lease_size`) and hands out the first.
 
         Returns the reset of the minute window the call is counted in, for :meth:`reconcile` and
         :meth:`release`.
         """
+        leased = self._from_lease(division)
+        if leased is not None:
+            return leased[0]
         self._index(division)
         started = self.clock.now()
         while True:
             now = self.clock.now()
+            with self._lock:
+                pending = self._pending.pop(division, [])
 
-            def admit(raw: bytes | None, now: float = now) -> tuple[bytes | None, tuple[str, float | None]]:
+            def admit(
+                raw: bytes | None, now: float = now, pending: list[_Answer] = pending
+            ) -> tuple[bytes | None, tuple[str, float | None, int, float]]:
                 st = RateState.load(raw, self.minutely, self.daily)
-                minute, reset, guard = st.minute, st.minute.reset, st.minute.guard()
-                # A window in use closes ``guard`` before its reset and the next opens ``guard`` after it: a
-                # call sent at the very end may arrive in the next window, and this clock may run a little
-                # ahead of Exact's (a call sent just after the reset would land in the full window).
-                full = minute.used >= minute.limit
-                if (
-                    reset is not None
-                    and minute.used > 0
-                    and now < reset + guard
-                    and (full or now >= reset - guard)
-                ):
-                    return st.dump(), ("minute", reset + guard)
-                minute.roll(now)
-                st.day.roll(now)
-                minute.expire(now, MINUTE)
-                st.day.expire(now, DAY)
-                if st.day.used >= st.day.limit:
-                    return st.dump(), ("day", st.day.reset or st.day.reopens(now, DAY))
-                if minute.used >= minute.limit:
-                    return st.dump(), ("minute", minute.reopens(now, MINUTE))
-                st.minute.count(now)
-                st.day.count(now)
-                return st.dump(), ("ok", minute.admitted_in(now))
+                st.fold(pending)
+                refused = _refusal(st, now)
+                if refused is not None:
+                    return st.dump(), (*refused, 0, 0.0)
+                admitted = st.minute.admitted_in(now)
+                n = self._lease_size(st, now, admitted)
+                for _ in range(n):
+                    st.minute.count(now)
+                    st.day.count(now)
+                return st.dump(), ("ok", admitted, n, st.minute.guard())
 
-            verdict, until = self.store.update(self._key(division), admit)
+            try:
+                verdict, until, n, guard = self.store.update(self._key(division), admit)
+            except BaseException:
+                with self._lock:  # kept for the next transaction
+                    self._pending[division] = pending + self._pending.get(division, [])
+                raise
             if verdict == "ok":
+                if n > 1:
+                    assert until is not None
+                    with self._lock:  # another thread's lease on the same window is added to, not lost
+                        held = self._leases.get(division)
+                        if held is not None and abs(held.window - until) < 0.001:
+                            held.slots += n - 1
+                        else:
+                            self._leases[division] = _Lease(until, n - 1, until - guard)
                 return until
             assert until is not None
             if verdict == "day":
@@ -282,26 +366,71 @@ class RateBudget:
                     f"It resets at {_hhmm(until)} ({_utc(until):%Y-%m-%d}).",
                 )
             now = self.clock.now()
-            wait = max(0.0, until - now) + 0.002
-            if now + wait - started > self.max_wait:
+            delay = max(0.0, until - now) + 0.002
+            if not wait:
+                raise WindowFull(division, until + 0.002)
+            if now + delay - started > self.max_wait:
                 raise RateLimitError(
                     f"No call to division {division} could be admitted for {now - started:.0f} s: its minute "
                     f"window is said to reopen at {_utc(until):%H:%M:%S} UTC.",
                     "Other processes may be using every call, or this machine's clock differs from the state "
                     "store's; `exactsql status` shows the windows.",
                 )
-            if on_wait is not None and wait > 0.5:
-                on_wait(wait, f"the minute window of division {division}")
-            time.sleep(wait)
+            if on_wait is not None and delay > 0.5:
+                on_wait(delay, f"the minute window of division {division}")
+            time.sleep(delay)
 
-    def release(self, division: int, admitted: float | None) -> None:
-        """Gives back a call that :meth:`acquire` admitted but that was never sent (its token or the store
-        failed first), so that it does not hold a slot of the window."""
+    def check_open(self, division: int) -> None:
+        """:class:`WindowFull` when no call to ``division`` would be admitted now (a read, no transaction):
+        a caller that must not wait asks before it counts the call anywhere else (``--max-calls``)."""
+        with self._lock:
+            lease = self._leases.get(division)
+            if lease is not None and lease.slots > 0 and self.clock.now() < lease.use_by:
+                return
+            pending = list(self._pending.get(division, []))
+        st = RateState.load(self.store.get(self._key(division)), self.minutely, self.daily)
+        st.fold(pending)
+        refused = _refusal(st, self.clock.now())
+        if refused is not None and refused[0] == "minute":
+            raise WindowFull(division, refused[1] + 0.002)
+
+    def _lease_size(self, st: RateState, now: float, admitted: float | None) -> int:
+        """How many calls one admission counts for this process: one while the window's end is unknown or
+        near (a slot not sent before it is lost to everyone; near is judged by Exact's minute until the
+        window's length is learned), else up to ``lease`` of what is left."""
+        minute = st.minute
+        if admitted is None or self.lease <= 1:
+            return 1
+        if admitted - minute.guard() - now < (minute.length or MINUTE) * LEASE_TAIL:
+            return 1
+        left = min(minute.limit - minute.used, st.day.limit - st.day.used)
+        return max(1, min(self.lease, left))
+
+    def _from_lease(self, division: int) -> tuple[float] | None:
+        """A slot of this process's lease on ``division``'s current window (None when it holds none)."""
+        with self._lock:
+            lease = self._leases.get(division)
+            if lease is None or lease.slots <= 0:
+                return None
+            if self.clock.now() >= lease.use_by:
+                del self._leases[division]  # counted in a window that is closing: lost (it ends anyway)
+                return None
+            lease.slots -= 1
+            if lease.slots == 0:
+                del self._leases[division]
+            return (lease.window,)
+
+    def release(self, division: int, admitted: float | None, count: int = 1) -> None:
+        """Gives back ``count`` calls that :meth:`acquire` admitted but that were never sent (a token or the
+        store failed first, or a lease was left over), so that they do not hold slots of the window."""
+        with self._lock:
+            pending = self._pending.pop(division, [])
 
         def give_back(raw: bytes | None) -> tuple[bytes | None, None]:
             if not raw:
                 return raw, None
             st = RateState.load(raw, self.minutely, self.daily)
+            st.fold(pending)
             now = self.clock.now()
             st.minute.roll(now)
             st.day.roll(now)
@@ -311,31 +440,79 @@ class RateBudget:
             else:
                 same = abs(counted_in - admitted) < 0.001
             if same:
-                st.minute.uncount()
-                st.day.uncount()
+                # Not below what Exact counted (the answers just folded in): its count has none of these.
+                floor = max((a.minute[0] - a.minute[1] for a in pending if a.minute), default=0)
+                for _ in range(count):
+                    if st.minute.used > floor:
+                        st.minute.uncount()
+                    st.day.uncount()
             return st.dump(), None
 
         self.store.update(self._key(division), give_back)
 
+    def flush(self) -> None:
+        """Gives back every slot leased and not used, and folds the answers kept since the last transaction
+        (before this process ends, or stops calling these divisions for a while)."""
+        with self._lock:
+            leases, self._leases = self._leases, {}
+            divisions = set(self._pending) | set(leases)
+        now = self.clock.now()
+        for division in sorted(divisions):
+            lease = leases.get(division)
+            if lease is not None and lease.slots > 0 and now < lease.use_by:
+                self.release(division, lease.window, lease.slots)
+            else:
+                self.release(division, None, 0)
+
     def reconcile(self, division: int, headers: Mapping[str, str], admitted: float | None = None) -> None:
         """Takes in the ``X-RateLimit-*`` headers of a response (either set may be absent); ``admitted`` is
-        what :meth:`acquire` returned for its call."""
+        what :meth:`acquire` returned for its call. While the window's reset is known, the answer is kept and
+        folded in by this process's next transaction on the division (at most a lease later); the first
+        answers, which teach the window, are folded in at once."""
         minute = [_header(headers, f"X-RateLimit-Minutely-{p}") for p in ("Limit", "Remaining", "Reset")]
         day = [_header(headers, f"X-RateLimit-{p}") for p in ("Limit", "Remaining", "Reset")]
         if None in minute and None in day:
             return
+        answer = _Answer(
+            None
+            if None in minute
+            else (int(minute[0] or 0), int(minute[1] or 0), int(minute[2] or 0) / 1000),
+            None if None in day else (int(day[0] or 0), int(day[1] or 0), int(day[2] or 0) / 1000),
+            admitted,
+        )
+        if admitted is not None and self.lease > 1 and not self._contradicts_lease(division, answer):
+            with self._lock:
+                kept = self._pending.setdefault(division, [])
+                kept.append(answer)
+                if len(kept) < MAX_KEPT:
+                    return
+                self._pending.pop(division)
+            pending = kept
+        else:
+            with self._lock:
+                pending = [*self._pending.pop(division, []), answer]
 
         def fold(raw: bytes | None) -> tuple[bytes | None, None]:
             st = RateState.load(raw, self.minutely, self.daily)
-            if None not in minute:
-                st.minute.reconcile(
-                    int(minute[0] or 0), int(minute[1] or 0), int(minute[2] or 0) / 1000, admitted
-                )
-            if None not in day:
-                st.day.reconcile(int(day[0] or 0), int(day[1] or 0), int(day[2] or 0) / 1000)
+            st.fold(pending)
             return st.dump(), None
 
         self.store.update(self._key(division), fold)
+
+    def _contradicts_lease(self, division: int, answer: _Answer) -> bool:
+        """Whether Exact says fewer calls are left (this minute or today) than this process holds leased:
+        calls were made that the store does not know of. The lease is then dropped (its slots stay counted)
+        and the answer folded in at once."""
+        with self._lock:
+            lease = self._leases.get(division)
+            held = lease.slots if lease is not None else 0
+            short = any(
+                window is not None and (window[1] < held or window[0] < limit)
+                for window, limit in ((answer.minute, self.minutely), (answer.day, self.daily))
+            )
+            if short:
+                self._leases.pop(division, None)
+        return short
 
     def exhausted(self, division: int, headers: Mapping[str, str]) -> float:
         """After an unexpected 429: the window it names is full until its reset (60 s when none is given).
@@ -343,6 +520,8 @@ class RateBudget:
         Returns how long to wait before trying again: 0, or, when the 429 names a window this process has
         already rolled past (its clock runs ahead of Exact's), a guard; the current window keeps its count.
         """
+        with self._lock:
+            self._leases.pop(division, None)  # the window is full at Exact: no leased slot is sent
         now = self.clock.now()
         minute_reset = _header(headers, "X-RateLimit-Minutely-Reset")
         day_reset = _header(headers, "X-RateLimit-Reset")
@@ -359,208 +538,3 @@ class RateBudget:
             return st.dump(), 0.0
 
         return float(self.store.update(self._key(division), fill))
-
-
-#: How long a call may hold a slot of the error reserve (longer than a rate window's wait, a refresh and
-#: the HTTP time-outs together): the slot of a process killed mid-call is free again after this.
-FLIGHT_LEASE = 300.0
-
-
-class ErrorBudget:
-    """Error responses (400/401/403/404) per (app, user, division, endpoint, UTC hour).
-
-    Exact blocks a key after 10 in an hour; exactsql stops at its reserve (8 by default) and refuses
-    further calls to that endpoint and division until the hour has passed. Calls in flight hold a slot
-    (``admit``/``settle``): errors plus calls in flight never exceed the reserve, so that even if every call
-    in flight fails, however many processes sent them, the reserve holds.
-    """
-
-    COUNTED = frozenset({400, 401, 403, 404})
-
-    def __init__(
-        self, store: StateStore, client_id: str, user_id: str, limit: int, reserve: int, clock: StoreClock
-    ) -> None:
-        self.store, self.client_id, self.user_id = store, client_id, user_id
-        self.limit, self.reserve, self.clock = limit, reserve, clock
-        self._unsettled: list[tuple[str, int | None, int | None, str]] = []
-        self._unsettled_lock = threading.Lock()
-
-    def _hour(self) -> str:
-        return _utc(self.clock.now()).strftime("%Y-%m-%dT%H")
-
-    def _key(self, division: int | None, endpoint: str) -> str:
-        return f"errors:{self.client_id.lower()}|{self.user_id.lower()}|{division}|{endpoint}|{self._hour()}"
-
-    def _flight_key(self, division: int | None, endpoint: str) -> str:
-        return f"errors-flight:{self.client_id.lower()}|{self.user_id.lower()}|{division}|{endpoint}"
-
-    def _index_key(self) -> str:
-        return f"errors-index:{self.client_id.lower()}|{self.user_id.lower()}|{self._hour()}"
-
-    def in_use(self) -> list[tuple[int | None, str, int]]:
-        """(division, endpoint, errors) for every endpoint with errors this hour."""
-        raw = self.store.get(self._index_key())
-        pairs = orjson.loads(raw) if raw else []
-        return [(d, e, self.used(d, e)) for d, e in pairs]
-
-    def used(self, division: int | None, endpoint: str) -> int:
-        """Errors counted this hour."""
-        return int(self.store.get(self._key(division, endpoint)) or b"0")
-
-    def check(self, division: int | None, endpoint: str) -> None:
-        """ErrorBudgetError when the reserve is reached for this endpoint and division this hour, or when
-        Exact blocks it."""
-        blocked = self.blocked_until(division, endpoint)
-        if blocked is not None:
-            raise ErrorBudgetError(
-                f"Exact has blocked this app's key on {endpoint} in division {division} after too many "
-                "error responses this hour; exactsql refuses calls to it until the block lifts.",
-                f"Calls to it resume at {_hhmm(blocked)}. Fix the request that fails first.",
-            )
-        used = self.used(division, endpoint)
-        if used >= self.reserve:
-            next_hour = (_utc(self.clock.now()) + dt.timedelta(hours=1)).replace(
-                minute=0, second=0, microsecond=0
-            )
-            raise ErrorBudgetError(
-                f"{used} error responses from {endpoint} in division {division} this hour; exactsql stops at "
-                f"{self.reserve} of Exact's {self.limit} so that the app's key is not blocked.",
-                f"Calls to it resume at {next_hour:%H:%M} UTC. Fix the request that fails first.",
-            )
-
-    def _changed(self, keys: list[str], now: float) -> bool:
-        """Whether a slot looks free, or the reserve is used up (reads only: no write while waiting)."""
-        raw, flight = self.store.get(keys[0]), self.store.get(keys[1])
-        errors = int(raw or b"0")
-        slots = [d for d in (orjson.loads(flight) if flight else {}).values() if d > now]
-        return errors >= self.reserve or errors + len(slots) < self.reserve
-
-    def admit(self, division: int | None, endpoint: str) -> str:
-        """Takes a slot for a call about to be made (waiting while calls in flight hold what is left of the
-        reserve); ErrorBudgetError when the reserve is reached or Exact has blocked the endpoint. Returns the
-        ticket to :meth:`settle`."""
-        ticket = secrets.token_hex(8)
-        if self._unsettled:
-            self._settle_kept()
-        while True:
-            now = self.clock.now()
-            keys = [
-                self._key(division, endpoint),  # this hour's
-                self._flight_key(division, endpoint),
-                self._block_key(division, endpoint),
-            ]
-
-            def take(values: list[bytes | None], now: float = now) -> tuple[list[bytes | None], str]:
-                raw, flight, block = values
-                if block is not None and float(block) > now:
-                    return values, "blocked"
-                errors = int(raw or b"0")
-                slots = {t: d for t, d in (orjson.loads(flight) if flight else {}).items() if d > now}
-                if errors >= self.reserve:
-                    return values, "refused"
-                if errors + len(slots) >= self.reserve:
-                    return values, "wait"
-                slots[ticket] = now + FLIGHT_LEASE
-                return [raw, orjson.dumps(slots), block], "ok"
-
-            verdict = self.store.update_many(keys, take)
-            if verdict == "ok":
-                return ticket
-            if verdict in ("refused", "blocked"):
-                self.check(division, endpoint)  # raises (unless the hour has just turned: then try again)
-                continue
-            time.sleep(0.01)
-            while not self._changed(keys[:2], self.clock.now()):
-                time.sleep(0.01)
-
-    def _block_key(self, division: int | None, endpoint: str) -> str:
-        return f"errors-block:{self.client_id.lower()}|{self.user_id.lower()}|{division}|{endpoint}"
-
-    def _blocks_index_key(self) -> str:
-        return f"errors-blocks:{self.client_id.lower()}|{self.user_id.lower()}"
-
-    def blocked_until(self, division: int | None, endpoint: str) -> float | None:
-        """Until when Exact blocks this app's key on ``endpoint`` in ``division`` (None: not blocked)."""
-        raw = self.store.get(self._block_key(division, endpoint))
-        until = float(raw) if raw else None
-        return until if until is not None and until > self.clock.now() else None
-
-    def block(self, division: int | None, endpoint: str) -> float:
-        """Remembers, for every process, that Exact blocked the key on ``endpoint`` (a 429 with
-        ``ErrorLimitExceeded``): until the end of this UTC hour, when Exact's count starts again. Returns
-        that moment."""
-        now = self.clock.now()
-        until = (_utc(now) + dt.timedelta(hours=1)).replace(minute=0, second=0, microsecond=0).timestamp()
-
-        def put(values: list[bytes | None]) -> tuple[list[bytes | None], None]:
-            pairs = [p for p in (orjson.loads(values[1]) if values[1] else []) if p[2] > now]
-            pairs = [p for p in pairs if p[:2] != [division, endpoint]] + [[division, endpoint, until]]
-            return [str(until).encode(), orjson.dumps(pairs)], None
-
-        self.store.update_many([self._block_key(division, endpoint), self._blocks_index_key()], put)
-        return until
-
-    def blocks(self) -> list[tuple[int | None, str, float]]:
-        """(division, endpoint, until) for every endpoint Exact blocks now."""
-        raw = self.store.get(self._blocks_index_key())
-        now = self.clock.now()
-        return [(d, e, u) for d, e, u in (orjson.loads(raw) if raw else []) if u > now]
-
-    def settle(self, ticket: str, status: int | None, division: int | None, endpoint: str) -> None:
-        """Frees the slot of ``ticket`` and counts the response if its status is one Exact counts (None: no
-        response). When the store cannot be reached, the settlement is kept and made before this process's
-        next admission, so that an outage does not leave slots held for their whole lease."""
-        try:
-            self._settle(ticket, status, division, endpoint)
-        except Exception:
-            with self._unsettled_lock:
-                self._unsettled.append((ticket, status, division, endpoint))
-            raise
-
-    def _settle_kept(self) -> None:
-        """Makes the settlements an outage kept back (they stay kept while the store is still away)."""
-        with self._unsettled_lock:
-            kept, self._unsettled = self._unsettled, []
-        for n, (ticket, status, division, endpoint) in enumerate(kept):
-            try:
-                self._settle(ticket, status, division, endpoint)
-            except Exception:
-                with self._unsettled_lock:
-                    self._unsettled.extend(kept[n:])
-                raise
-
-    def _settle(self, ticket: str, status: int | None, division: int | None, endpoint: str) -> None:
-        counted = status in self.COUNTED
-        keys = [self._flight_key(division, endpoint)]
-        if counted:
-            keys += [self._key(division, endpoint), self._index_key()]
-
-        def done(values: list[bytes | None]) -> tuple[list[bytes | None], None]:
-            now = self.clock.now()
-            slots = {t: d for t, d in (orjson.loads(values[0]) if values[0] else {}).items() if d > now}
-            slots.pop(ticket, None)
-            out = [orjson.dumps(slots) if slots else None]
-            if counted:
-                out += self._counted(values[1], values[2], division, endpoint)
-            return out, None
-
-        self.store.update_many(keys, done)
-
-    @staticmethod
-    def _counted(
-        raw: bytes | None, index: bytes | None, division: int | None, endpoint: str
-    ) -> list[bytes | None]:
-        pairs = orjson.loads(index) if index else []
-        if [division, endpoint] not in pairs:
-            pairs.append([division, endpoint])
-        return [str(int(raw or b"0") + 1).encode(), orjson.dumps(pairs)]
-
-    def record(self, status: int, division: int | None, endpoint: str) -> None:
-        """Counts a response if its status is one Exact counts (for a call sent without a slot)."""
-        if status not in self.COUNTED:
-            return
-
-        def count(values: list[bytes | None]) -> tuple[list[bytes | None], None]:
-            return self._counted(values[0], values[1], division, endpoint), None
-
-        self.store.update_many([self._key(division, endpoint), self._index_key()], count)

@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import orjson
 
-from exactsql.api.budget import ErrorBudget, RateBudget
+from exactsql.api.budget import RateBudget
+from exactsql.api.error_budget import ErrorBudget
 from exactsql.api.tokens import TokenBroker
 from exactsql.endpoints import split_api_path
 from exactsql.errors import ApiError, ConfigError
@@ -76,6 +77,7 @@ class ExactClient:
         self.on_wait = on_wait
         self.calls = 0
         self._local = threading.local()
+        self._targets: dict[str, tuple[int | None, str]] = {}
 
     def thread_calls(self) -> int:
         """Calls made by the current thread (for per-fetch accounting when divisions run in parallel)."""
@@ -102,15 +104,17 @@ class ExactClient:
         division: int | None = None,
         body: bytes | None = None,
         retry: bool = True,
+        wait: bool = True,
     ) -> httpx.Response:
         """One call within every budget; retried for 429, 5xx and network errors only, and once after a 401
         with a renewed token. ``body`` is sent as JSON. Without ``retry`` (a POST: a call that may have been
         carried out although its answer was lost), a network error or a 5xx raises ApiError (status 0 for
-        no answer) instead of being tried again; 429 and 401 are still retried (Exact carried out nothing)."""
+        no answer) instead of being tried again; 429 and 401 are still retried (Exact carried out nothing).
+        ``wait=False``: :class:`WindowFull` instead of waiting for the division's minute window."""
         url = self.url(path, division)
-        self._check_host(url)
-        parsed = split_api_path(httpx.URL(url).path)
-        division, endpoint = parsed.division, parsed.endpoint
+        division, endpoint = self._target(url)
+        if not wait and division is not None:
+            self.rates.check_open(division)  # before the call is counted anywhere
         renewed = False
         for attempt in range(RETRIES):
             if self.before_call is not None:
@@ -118,7 +122,7 @@ class ExactClient:
             slot = self.errors.admit(division, endpoint)  # a slot of the error reserve until answered
             answer: httpx.Response | None = None
             try:
-                token, admitted = self._admit(division)
+                token, admitted = self._admit(division, wait)
                 headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
                 if body is not None:
                     headers["Content-Type"] = "application/json"
@@ -162,12 +166,12 @@ class ExactClient:
             0, f"no answer after {RETRIES} tries", endpoint, "Exact Online may be down; try again later."
         )
 
-    def _admit(self, division: int | None) -> tuple[str, float | None]:
+    def _admit(self, division: int | None, wait: bool = True) -> tuple[str, float | None]:
         """A slot of the division's rate windows and a valid token; a slot taken for a call that is then not
         sent (the token or the store failed) is given back."""
         if division is None:
             return self.broker.access_token(), None
-        admitted = self.rates.acquire(division, self.on_wait)
+        admitted = self.rates.acquire(division, self.on_wait, wait)
         try:
             token = self.broker.access_token()
             while admitted is not None and self.rates.clock.now() >= admitted:
@@ -181,9 +185,23 @@ class ExactClient:
             raise
         return token, admitted
 
-    def _check_host(self, url: str) -> None:
+    def _target(self, url: str) -> tuple[int | None, str]:
+        """The division and endpoint of ``url``, checked to be on the connection's own Exact Online (the
+        answers of the last URLs are remembered: a page's URLs are parsed once)."""
+        known = self._targets.get(url)
+        if known is None:
+            target = httpx.URL(url)
+            self._check_host(target)
+            parsed = split_api_path(target.path)
+            known = (parsed.division, parsed.endpoint)
+            if len(self._targets) >= 256:
+                self._targets.clear()
+            self._targets[url] = known
+        return known
+
+    def _check_host(self, target: httpx.URL) -> None:
         """The bearer token goes to the connection's own Exact Online only."""
-        target, own = httpx.URL(url), httpx.URL(self.base_url)
+        own = httpx.URL(self.base_url)
         if (target.scheme, target.host, target.port) != (own.scheme, own.host, own.port):
             raise ConfigError(
                 f"Refusing to send this connection's token to {target.scheme}://{target.host}"
@@ -235,9 +253,22 @@ class ExactClient:
             yield body
             url = next_link(body)
 
-    def _complete_body(self, url: str, params: dict[str, str] | None) -> bytes:
+    def page(
+        self, url: str, params: dict[str, str] | None = None, wait: bool = True
+    ) -> tuple[bytes, str | None]:
+        """One page's body and the URL of the next (None after the last); ``wait=False``: :class:`WindowFull`
+        instead of waiting for the division's minute window (the caller comes back after ``until``)."""
+        body = self._complete_body(url, params, wait)
+        return body, next_link(body)
+
+    def flush(self) -> None:
+        """Gives back the rate slots and error-reserve slots this process holds without a call in flight."""
+        self.rates.flush()
+        self.errors.release_kept()
+
+    def _complete_body(self, url: str, params: dict[str, str] | None, wait: bool = True) -> bytes:
         for attempt in range(RETRIES):
-            body = self.request("GET", url, params).content
+            body = self.request("GET", url, params, wait=wait).content
             if body.rstrip().endswith(b"}"):
                 return body
             self._backoff(attempt, "a truncated answer")

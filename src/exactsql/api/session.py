@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import secrets
 import webbrowser
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import httpx
+import orjson
 
 from exactsql.api import credentials
 from exactsql.api import login as oauth
-from exactsql.api.budget import ErrorBudget, RateBudget, TokenCallBudget
+from exactsql.api.budget import RateBudget, TokenCallBudget
 from exactsql.api.client import ExactClient, error_message
 from exactsql.api.clock import StoreClock
+from exactsql.api.error_budget import ErrorBudget
 from exactsql.api.login import TokenGrant
 from exactsql.api.tokens import TokenBroker, TokenChain, chain_key
 from exactsql.config import Config, Connection, secret_box
@@ -26,6 +29,10 @@ from exactsql.secretbox import SecretBox
 from exactsql.state import StateStore, open_store
 
 log = logging.getLogger(__name__)
+
+
+#: How long the division list and ``current/Me`` are served from the state store by default (seconds).
+LISTS_MAX_AGE = 3600.0
 
 
 def _iso(epoch: float) -> str:
@@ -43,6 +50,7 @@ class Session:
     http: httpx.Client
     base_url: str
     clock: StoreClock
+    _memo: dict[str, tuple[float, list[bytes]]] = field(default_factory=dict)
 
     @cached_property
     def token_calls(self) -> TokenCallBudget:
@@ -111,6 +119,53 @@ class Session:
         return ExactClient(
             self.http, self.base_url, self.broker, self.rates, self.errors, on_wait, before_call
         )
+
+    # -- what the chain's user sees: current/Me and the division list, kept in the store ---------------
+
+    def _kept_key(self, what: str) -> str:
+        return f"kept-{what}:{chain_key(self.base_url, self.connection.client_id, self._user())}"
+
+    def kept(self, what: str, max_age: float | None = None) -> list[bytes] | None:
+        """The answer bodies stored by :meth:`keep` (``me``, ``divisions``) if younger than ``max_age``
+        (default: the connection's ``divisions_max_age``); None when absent, older, or unreadable."""
+        age = self.connection.divisions_max_age if max_age is None else max_age
+        memo = self._memo.get(what)
+        now = self.clock.now()
+        if memo is None or now - memo[0] > age:
+            raw = self.store.get(self._kept_key(what))
+            if not raw:
+                return None
+            try:
+                data = orjson.loads(self.box.decrypt(raw))
+            except (ConfigError, orjson.JSONDecodeError):
+                return None
+            memo = (float(data["at"]), [b.encode() for b in data["bodies"]])
+            self._memo[what] = memo
+        at, bodies = memo
+        return bodies if now - at <= age else None
+
+    def keep(self, what: str, bodies: list[bytes]) -> None:
+        """Stores answer bodies for every process of this chain's user (encrypted: they name companies)."""
+        at = self.clock.now()
+        value = self.box.encrypt(orjson.dumps({"at": at, "bodies": [b.decode() for b in bodies]}))
+        self.store.update(self._kept_key(what), lambda _: (value, None))
+        self._memo[what] = (at, list(bodies))
+
+    def forget(self, what: str) -> None:
+        """Drops a kept answer (the next use asks Exact again)."""
+        self._memo.pop(what, None)
+        self.store.update(self._kept_key(what), lambda _: (None, None))
+
+    def me(self, client: ExactClient, max_age: float | None = None) -> dict:
+        """``current/Me`` of the chain's user: asked once per login and kept with the chain (in the store for
+        every process, for ``max_age`` or the connection's ``divisions_max_age``); ``client`` makes the call
+        when it is needed."""
+        kept = self.kept("me", max_age)
+        if kept is None:
+            body = client.request("GET", "current/Me").content
+            self.keep("me", [body])
+            kept = [body]
+        return dict(orjson.loads(kept[0])["d"]["results"][0])
 
     # -- login ---------------------------------------------------------------------------------------
 
@@ -200,6 +255,9 @@ class Session:
         credentials.save_user(self.store, self.connection, user_id)
         for name in ("token_calls", "errors", "broker"):
             self.__dict__.pop(name, None)
+        self._memo.clear()
+        self.keep("me", [me.content])  # a new login: its Me is the one to use
+        self.forget("divisions")  # and the divisions it may use are read again
         self.token_calls.record()
         key = chain_key(self.base_url, self.connection.client_id, user_id)
         fresh = TokenChain(
@@ -289,7 +347,13 @@ class Session:
         return out
 
     def close(self) -> None:
-        """Releases the HTTP client and the store (not for the in-process sandbox, which lives on)."""
+        """Gives back the budget slots this process holds unused, then releases the HTTP client and the store
+        (not for the in-process sandbox, which lives on)."""
+        with contextlib.suppress(Exception):  # the store may be away: leases end with their window
+            if "rates" in self.__dict__:
+                self.rates.flush()
+            if "errors" in self.__dict__:
+                self.errors.release_kept()
         if not self.connection.in_process_sandbox:
             self.http.close()
             self.store.close()

@@ -22,8 +22,9 @@ from urllib.parse import unquote
 import httpx
 import orjson
 
-from exactsql.api.budget import ErrorBudget, TokenCallBudget
+from exactsql.api.budget import TokenCallBudget
 from exactsql.api.clock import StoreClock
+from exactsql.api.error_budget import ErrorBudget
 from exactsql.api.rescue import RescueFile
 from exactsql.errors import (
     ChainBrokenError,
