@@ -89,6 +89,33 @@ def _params(items: list[str] | None) -> dict[str, str]:
     return params
 
 
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        metavar="N", help="Divisions read at once by a query over several (default: the connection's, 8)."
+    ),
+]
+DivisionsMaxAgeOption = Annotated[
+    float | None,
+    typer.Option(
+        metavar="SECONDS",
+        help="Use the kept division list and current/Me while younger than this (default: the connection's "
+        "divisions_max_age, 3600); 0 reads them again.",
+    ),
+]
+
+
+def _check_lists(workers: int | None, divisions_max_age: float | None) -> None:
+    from exactsql.config import MAX_WORKERS
+
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise ConfigError(f"--workers {workers} is out of range.", f"Give 1 to {MAX_WORKERS}.")
+    if divisions_max_age is not None and not (math.isfinite(divisions_max_age) and divisions_max_age >= 0):
+        raise ConfigError(
+            f"--divisions-max-age {divisions_max_age} is not a number of seconds.", "Give 0 or more."
+        )
+
+
 def _check_numbers(max_calls: int | None, cache_max_age: float | None) -> None:
     if max_calls is not None and max_calls < 0:
         raise ConfigError(f"--max-calls {max_calls} is negative.", "Give 0 or more API calls.")
@@ -109,9 +136,12 @@ def default_connection(config: Config) -> str:
 
 
 class FetchProgress:
-    """A transient progress line per (endpoint, division) on a terminal: pages against the estimate, rows."""
+    """A transient progress line per endpoint on a terminal (with ``detail``, per endpoint and division):
+    pages against the estimate, rows, and how many divisions were read from."""
 
-    def __init__(self) -> None:
+    def __init__(self, detail: bool = False) -> None:
+        self.detail = detail
+        self._divisions: dict[str, set[int | None]] = {}
         self.bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(bar_width=20),
@@ -129,15 +159,21 @@ class FetchProgress:
     def page(self, endpoint: str, division: int | None, rows: int, expected: int | None) -> None:
         """One more page of ``endpoint`` in ``division``."""
         with self._lock:
-            task = self._tasks.get((endpoint, division))
+            seen = self._divisions.setdefault(endpoint, set())
+            seen.add(division)
+            where = division if self.detail else None
+            task = self._tasks.get((endpoint, where))
             if task is None:
-                label = endpoint if division is None else f"{endpoint} [dim]{division}[/]"
+                label = endpoint if division is None or not self.detail else f"{endpoint} [dim]{division}[/]"
                 task = self.bar.add_task(label, total=expected, rows="0")
-                self._tasks[(endpoint, division)] = task
+                self._tasks[(endpoint, where)] = task
                 self._counts[task] = [0, 0]
             counts = self._counts[task]
             counts[0] += 1
             counts[1] += rows
+            if not self.detail and len(seen) > 1:
+                expected = expected * len(seen) if expected else None
+                self.bar.update(task, description=f"{endpoint} [dim]{len(seen)} divisions[/]")
             total = max(expected, counts[0]) if expected else None
             self.bar.update(task, completed=counts[0], total=total, rows=f"{counts[1]:,}")
 
@@ -148,6 +184,8 @@ def _engine(  # type: ignore[no-untyped-def]
     cache_max_age: float | None,
     progress: FetchProgress | None = None,
     file_access: bool = False,
+    workers: int | None = None,
+    divisions_max_age: float | None = None,
 ):
     from exactsql.connect import attach_replicas, open_session
     from exactsql.sql.engine import Engine
@@ -168,7 +206,13 @@ def _engine(  # type: ignore[no-untyped-def]
 
     on_page = progress.page if progress is not None else None
     engine = Engine(
-        sessions, cache_max_age=cache_max_age, on_wait=show_wait, on_page=on_page, file_access=file_access
+        sessions,
+        cache_max_age=cache_max_age,
+        on_wait=show_wait,
+        on_page=on_page,
+        file_access=file_access,
+        workers=workers,
+        divisions_max_age=divisions_max_age,
     )
     attach_replicas(engine, config)
     return engine
@@ -225,6 +269,11 @@ def query(
     ] = None,
     file_access: FileAccessOption = False,
     send_valid_rows: SendValidRowsOption = False,
+    workers: WorkersOption = None,
+    divisions_max_age: DivisionsMaxAgeOption = None,
+    progress_detail: Annotated[
+        bool, typer.Option("--progress-detail", help="A progress line per division (not one per table).")
+    ] = False,
 ) -> None:
     """Run SQL on Exact Online (several statements: the last one's result is written)."""
     from exactsql.sql import output as out
@@ -234,6 +283,7 @@ def query(
         raise ConfigError(f"--format {fmt} writes a file.", "Give it with -o FILE.")
     out.check_output(output, fmt)
     _check_numbers(max_calls, cache_max_age)
+    _check_lists(workers, divisions_max_age)
     params = _params(param)
     text = _sql_text(sql)
     if replica is not None:
@@ -248,8 +298,8 @@ def query(
             out.write(answers[-1].table, fmt, output, console)
         err.print("[dim]answered from the replica: 0 API calls[/]")
         return
-    progress = FetchProgress()
-    engine = _engine(connection, alias, cache_max_age, progress, file_access)
+    progress = FetchProgress(progress_detail)
+    engine = _engine(connection, alias, cache_max_age, progress, file_access, workers, divisions_max_age)
     started = time.perf_counter()
     engine.writes.send_valid_rows = send_valid_rows
     with progress.bar:
@@ -275,13 +325,15 @@ def explain(
     alias: AliasOption = None,
     param: ParamOption = None,
     file_access: FileAccessOption = False,
+    divisions_max_age: DivisionsMaxAgeOption = None,
 ) -> None:
     """Show every API call the SQL will make: per table reference the endpoint, $filter, $select,
     divisions and estimated calls; the calls to learn the user and the divisions; and the DuckDB SQL."""
     from exactsql.sql.dialect import UseStatement, to_duckdb
 
     text = _sql_text(sql)
-    engine = _engine(connection, alias, None, file_access=file_access)
+    _check_lists(None, divisions_max_age)
+    engine = _engine(connection, alias, None, file_access=file_access, divisions_max_age=divisions_max_age)
     total, open_ended = 0, False
     for item in engine.explain(text, _params(param) or None):
         for io in item.setup:
@@ -297,8 +349,11 @@ def explain(
             console.print(f"[bold]{escape(spec.ref.display)}[/]  as {spec.name}")
             if spec.path is None:
                 if spec.ref.dictionary == "SystemDivisions":
-                    console.print("  1 call (system/Divisions)")
-                    total += 1
+                    kept = engine.sessions[spec.ref.alias].kept("divisions", engine.divisions_max_age)
+                    console.print(
+                        "  0 calls (the kept division list)" if kept else "  1 call (system/Divisions)"
+                    )
+                    total += 0 if kept else 1
                 else:
                     console.print("  answered locally, no API call")
                 continue

@@ -31,6 +31,8 @@ REGIONS = {
     "com": "https://start.exactonline.com",
 }
 IN_PROCESS_SANDBOX = "sandbox:"
+#: The most divisions one query reads at once (threads of this process, each with a call in flight).
+MAX_WORKERS = 64
 SANDBOX_NAME = "sandbox"
 #: The limits of a connection: positive whole numbers (error_reserve also below error_limit).
 LIMITS = ("token_calls_per_day", "minutely_limit", "daily_limit", "error_limit", "error_reserve")
@@ -53,6 +55,8 @@ class Connection:
     daily_limit: int = 5000
     error_limit: int = 10
     error_reserve: int = 8
+    divisions_max_age: int = 3600  # seconds the division list and current/Me are kept (0: ask each time)
+    workers: int = 8  # divisions read at once by a query over several
 
     @property
     def in_process_sandbox(self) -> bool:
@@ -338,6 +342,18 @@ def connection_from_toml(name: str, raw: object, path: Path) -> Connection:
                 f"{key} of {where} must be a positive whole number, not {_shown(value)}.",
                 f"Remove it for Exact's default ({getattr(defaults, key)}), or set the raised limit of your app.",
             )
+    workers = raw.get("workers", defaults.workers)
+    if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= MAX_WORKERS:
+        raise ConfigError(
+            f"workers of {where} must be a whole number from 1 to {MAX_WORKERS}, not {_shown(workers)}.",
+            f"Remove it for the default ({defaults.workers}).",
+        )
+    max_age = raw.get("divisions_max_age", defaults.divisions_max_age)
+    if not isinstance(max_age, int) or isinstance(max_age, bool) or max_age < 0:
+        raise ConfigError(
+            f"divisions_max_age of {where} must be a whole number of seconds (0 or more), not {_shown(max_age)}.",
+            f"Remove it for the default ({defaults.divisions_max_age}), or 0 to read the division list each time.",
+        )
     limit, reserve = (
         raw.get("error_limit", defaults.error_limit),
         raw.get("error_reserve", defaults.error_reserve),

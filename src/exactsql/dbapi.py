@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
+from exactsql.config import MAX_WORKERS
 from exactsql.errors import ExactSQLError
 
 if TYPE_CHECKING:
@@ -279,6 +280,8 @@ def connect(
     replica: str | None = None,
     file_access: bool = False,
     send_valid_rows: bool = False,
+    workers: int | None = None,
+    divisions_max_age: float | None = None,
 ) -> Connection:
     """A DB-API connection running SQL on connection ``connection`` (alias ``eol``), or on a replica.
 
@@ -289,6 +292,9 @@ def connect(
         replica: a replica's URL (``sqlite:///books.db``, ``duckdb:///…``, ``postgresql://…``): statements are
             answered from it, with no API call.
         file_access: let statements read local files and URLs (DuckDB's ``read_csv`` …); off by default.
+        workers: divisions read at once by a query over several (default: the connection's ``workers``, 8).
+        divisions_max_age: seconds the division list and ``current/Me`` kept in the state store are used
+            (default: the connection's ``divisions_max_age``, 3600; 0 reads them again).
         send_valid_rows: writes send the valid rows of a batch that has invalid ones (by default, nothing).
     """
     if replica is not None:
@@ -300,7 +306,15 @@ def connect(
     config = Config.load()
     names = {"eol": connection, **(aliases or {})}
     sessions = {alias: open_session(name, config) for alias, name in names.items()}
-    engine = Engine(sessions, cache_max_age=cache_max_age, file_access=file_access)
+    if workers is not None and not (isinstance(workers, int) and 1 <= workers <= MAX_WORKERS):
+        raise ProgrammingError(f"workers must be a whole number from 1 to {MAX_WORKERS}, not {workers!r}.")
+    engine = Engine(
+        sessions,
+        cache_max_age=cache_max_age,
+        file_access=file_access,
+        workers=workers,
+        divisions_max_age=divisions_max_age,
+    )
     attach_replicas(engine, config)
     engine.writes.send_valid_rows = send_valid_rows
     return Connection(_Live(engine), max_calls)

@@ -39,12 +39,12 @@ def test_max_calls_is_a_hard_cap_on_the_command(logged_in_cli, small_pages: http
 
 def test_max_calls_enough_for_the_statement(engine: Engine, small_pages: httpx.Client) -> None:
     before = api_calls(small_pages)
-    table = engine.run("select code from glaccounts where code = '1000'", max_calls=2)[-1].table
+    table = engine.run("select code from glaccounts where code = '1000'", max_calls=1)[-1].table
     assert table is not None and table.num_rows == 1
-    assert api_calls(small_pages) - before == 2  # current/Me, then one page
+    assert api_calls(small_pages) - before == 1  # one page: current/Me is kept from the login
     with pytest.raises(SQLError, match="max-calls"):  # the plan alone is over the cap: nothing is sent
         engine.run("select code from glaccounts where code = '1000'", max_calls=0)
-    assert api_calls(small_pages) - before == 2
+    assert api_calls(small_pages) - before == 1
 
 
 def test_a_statement_without_api_reads_needs_no_call(engine: Engine, control: httpx.Client) -> None:
@@ -58,14 +58,14 @@ def test_explain_counts_every_call(logged_in_cli, control: httpx.Client, server:
     done = logged_in_cli("explain", "use all@eol; select code from glaccounts where code = '1000'")
     assert done.returncode == 0, done.stderr
     lines = [" ".join(line.split()) for line in done.stdout.splitlines()]
-    assert "current/Me 1 call (who the user is, the current division)" in lines
+    assert "current/Me 0 calls (who the user is, the current division)" in lines  # kept from the login
     assert "system/Divisions 1 call (the divisions of use all)" in lines
     divisions = len(server["divisions"])
-    assert f"estimated calls: {2 + divisions}" in lines, done.stdout
+    assert f"estimated calls: {1 + divisions}" in lines, done.stdout
     before = api_calls(control)
     ran = logged_in_cli("query", "use all@eol; select code from glaccounts where code = '1000'")
     assert ran.returncode == 0, ran.stderr
-    assert api_calls(control) - before == 2 + divisions
+    assert api_calls(control) - before == divisions  # the division list explain read is kept
 
 
 @pytest.mark.parametrize(
@@ -127,4 +127,4 @@ def test_use_select_of_other_numbers_is_refused(engine: Engine, control: httpx.C
         engine.run("use select 12345 from dual")
     before = api_calls(control)
     engine.run("use select code from systemdivisions@eol where code > 0")
-    assert api_calls(control) - before == 1  # the division list, read once for the query and the check
+    assert api_calls(control) - before == 0  # the division list the statement before read is kept

@@ -9,12 +9,12 @@ missing parameter values cost nothing (not even ``current/Me``). Each fetch is m
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -38,6 +38,7 @@ from exactsql.sql.dialect import (
     rewrite_functions,
     to_duckdb,
 )
+from exactsql.sql.fanout import DivisionRead, read_divisions
 from exactsql.sql.names import NameResolver, TableRef
 from exactsql.sql.params import Params, bind
 from exactsql.sql.plan import DivisionScope, FetchSpec, Plan, RowStats
@@ -133,17 +134,22 @@ class Engine:
         timezone: str = "Europe/Amsterdam",
         cache_max_age: float | None = None,
         on_wait: Callable[[float, str], None] | None = None,
-        workers: int = 4,
+        workers: int | None = None,
         on_page: Callable[[str, int | None, int, int | None], None] | None = None,
         file_access: bool = False,
+        divisions_max_age: float | None = None,
     ) -> None:
         """``on_wait(seconds, what)`` hears of waits for a rate window; ``on_page(endpoint, division, rows,
         expected pages or None)`` of every page fetched (for a progress display; called from worker threads).
-        ``file_access`` lets statements read local files and URLs (DuckDB's ``read_csv`` …): off by default."""
+        ``file_access`` lets statements read local files and URLs (DuckDB's ``read_csv`` …): off by default.
+        ``workers``: divisions read at once by a fetch over several (default: the connection's ``workers``).
+        ``divisions_max_age``: seconds the division list and ``current/Me`` are served from the state store
+        (default: the connection's ``divisions_max_age``; 0 asks Exact each time)."""
         self.sessions = dict(sessions)
         self.timezone = timezone
         self.cache_max_age = cache_max_age
         self.workers = workers
+        self.divisions_max_age = divisions_max_age
         self.on_page = on_page
         self.file_access = file_access
         self.catalog = load_catalog()
@@ -182,7 +188,7 @@ class Engine:
         """The user's current division on the connection with ``alias`` (one ``current/Me`` call)."""
         client = self._client(alias)
         started, calls_before = time.perf_counter(), client.thread_calls()
-        me = client.me()
+        me = self.sessions[alias].me(client, self.divisions_max_age)
         self.ios.append(
             IORecord(
                 self._statement,
@@ -233,7 +239,25 @@ class Engine:
         spec = FetchSpec(
             "systemdivisions", self.resolver_ref(alias, table), path, select=[c.name for c in columns]
         )
-        return self._fetch(spec, [self._lazy_scope().of(alias)[0]], alias, division_in_url_only=True)
+        session = self.sessions[alias]
+        kept = session.kept("divisions", self.divisions_max_age)
+        division = self._lazy_scope().of(alias)[0]
+        if kept is None:
+            client = self._client(alias)
+            started, calls_before = time.perf_counter(), client.thread_calls()
+            kept = list(client.raw_pages(path.endpoint, spec.params(), division))
+            session.keep("divisions", kept)
+            calls, seconds = client.thread_calls() - calls_before, time.perf_counter() - started
+        else:
+            calls, seconds = 0, 0.0
+        table = pa.concat_tables([page_to_arrow(body, columns) for body in kept])
+        cached = calls == 0
+        self.ios.append(
+            IORecord(
+                self._statement, spec.name, path.endpoint, division, calls, table.num_rows, seconds, cached
+            )
+        )
+        return table
 
     def resolver_ref(self, alias: str, table):  # type: ignore[no-untyped-def]
         return TableRef(table, None, None, alias)
@@ -484,45 +508,59 @@ class Engine:
 
         expected = -(-spec.estimated_calls // len(targets)) if spec.estimated_calls else None
 
-        def one(division: int | None) -> pa.Table:
-            started, calls_before = time.perf_counter(), client.thread_calls()
-            tables = []
-            for body in client.raw_pages(path.endpoint, params, division):
-                tables.append(
-                    page_to_arrow(body, [c for c in columns if c.name != "Division" or not partitioned])
-                )
-                if self.on_page is not None:
-                    self.on_page(path.endpoint, division, tables[-1].num_rows, expected)
+        page_columns = [c for c in columns if c.name != "Division" or not partitioned]
+        tables: dict[int | None, list[pa.Table]] = {d: [] for d in targets}
+
+        def on_page(read: DivisionRead, body: bytes) -> None:
+            tables[read.division].append(page_to_arrow(body, page_columns))
+            if self.on_page is not None:
+                self.on_page(path.endpoint, read.division, tables[read.division][-1].num_rows, expected)
+
+        reads = read_divisions(client, path.endpoint, params, targets, self._workers(alias), on_page)
+        with contextlib.suppress(Exception):  # a store away: the slots end with their window
+            client.flush()  # slots leased and not used go back to the other processes
+        parts = []
+        for read in reads:
             table = (
-                pa.concat_tables(tables)
-                if tables
-                else schema_for([c for c in columns if c.name != "Division" or not partitioned]).empty_table()
+                pa.concat_tables(tables[read.division])
+                if tables[read.division]
+                else schema_for(page_columns).empty_table()
             )
             if partitioned:
-                table = table.append_column(DIVISION.name, pa.array([division] * table.num_rows, pa.int32()))
+                table = table.append_column(
+                    DIVISION.name, pa.array([read.division] * table.num_rows, pa.int32())
+                )
             self.ios.append(
                 IORecord(
                     self._statement,
                     spec.name,
                     path.endpoint,
-                    division,
-                    client.thread_calls() - calls_before,
+                    read.division,
+                    read.calls,
                     table.num_rows,
-                    time.perf_counter() - started,
+                    read.seconds,
                 )
             )
-            if not params.get("$filter") and division is not None and spec.ref.table is not None:
-                self.stats.record(spec.ref.table.full_name, division, table.num_rows)
-            return table
-
-        if len(targets) > 1:
-            with ThreadPoolExecutor(max_workers=min(self.workers, len(targets))) as pool:
-                parts = list(pool.map(one, targets))
-        else:
-            parts = [one(targets[0])]
+            if (
+                read.error is None
+                and not params.get("$filter")
+                and read.division is not None
+                and spec.ref.table is not None
+            ):
+                self.stats.record(spec.ref.table.full_name, read.division, table.num_rows)
+            parts.append(table)
+        failed = [read.error for read in reads if read.error is not None]
+        if failed:
+            raise failed[0]  # the other divisions were read to the end; every failure was logged
         result = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
         self._cache[key] = (self._statement, time.monotonic(), result)
         return result
+
+    def _workers(self, alias: str) -> int:
+        """Divisions read at once on ``alias``: the engine's setting, else the connection's."""
+        if self.workers is not None:
+            return self.workers
+        return self.sessions[alias].connection.workers
 
     def _reuse(self, key: tuple) -> pa.Table | None:
         """A fetch made earlier in this statement, or one younger than the cache's max-age."""
