@@ -292,10 +292,10 @@ def connect(
         replica: a replica's URL (``sqlite:///books.db``, ``duckdb:///…``, ``postgresql://…``): statements are
             answered from it, with no API call.
         file_access: let statements read local files and URLs (DuckDB's ``read_csv`` …); off by default.
+        send_valid_rows: writes send the valid rows of a batch that has invalid ones (by default, nothing).
         workers: divisions read at once by a query over several (default: the connection's ``workers``, 8).
         divisions_max_age: seconds the division list and ``current/Me`` kept in the state store are used
             (default: the connection's ``divisions_max_age``, 3600; 0 reads them again).
-        send_valid_rows: writes send the valid rows of a batch that has invalid ones (by default, nothing).
     """
     if replica is not None:
         return Connection(ReplicaRunner(replica, file_access), None)
