@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shlex
@@ -86,6 +87,67 @@ def check_not_own_file(to: str, config: Config) -> None:
             )
 
 
+def check_watch(
+    to: str,
+    tables: list[str] | None,
+    modified: list[str] | None,
+    divisions: list[int] | str | None,
+    interval: float,
+    interval_text: str,
+    daily_limit: int,
+    max_share: float,
+) -> None:
+    """Prints the share of each division's daily calls ``--watch`` plans to use; ConfigError (before any API
+    call) when it is more than ``max_share``."""
+    from exactsql.replicate.plan import DEFAULT_TABLES, plan_tables
+    from exactsql.replicate.watch import shortest_interval, watch_cost
+
+    plans = plan_tables(list(tables or DEFAULT_TABLES), modified)
+    rows, known_divisions = replica_sizes(to)
+    count = len(divisions) if isinstance(divisions, list) else max(1, known_divisions)
+    cost = watch_cost(plans, rows, interval, count, divisions == "all", daily_limit)
+    if cost.share > max_share:
+        shortest = shortest_interval(cost, max_share)
+        raise ConfigError(
+            cost.describe(interval_text) + f"; more than the {max_share:.0%} allowed.",
+            f"Give a longer interval (--watch {_duration(shortest)} or more), fewer tables, or allow a larger "
+            f"share with --max-daily-share (at most 1).",
+        )
+    err.print(f"[dim]{cost.describe(interval_text)}.[/]", soft_wrap=True)
+
+
+def _duration(seconds: float) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds / 3600:.0f}h"
+    if seconds >= 60:
+        return f"{math.ceil(seconds / 60)}m"
+    return f"{seconds:.0f}s"
+
+
+def replica_sizes(to: str) -> tuple[dict[str, int | None], int]:
+    """Per table the most rows one division of the replica holds (by its cursors), and how many divisions
+    it holds; nothing when the replica is new."""
+    from exactsql.replicate.targets import CURSORS
+
+    target = open_target(to)
+    try:
+        conn = target.connect()
+        try:
+            if conn.column_types(CURSORS) is None:
+                return {}, 0
+            rows: dict[str, int | None] = {}
+            divisions = set()
+            for cursor in conn.cursors():
+                divisions.add(cursor.division)
+                if cursor.row_count is not None:
+                    rows[cursor.table_name] = max(rows.get(cursor.table_name) or 0, cursor.row_count)
+            return rows, len(divisions - {0})
+        finally:
+            conn.close()
+    finally:
+        target.close()
+
+
 def _scheme(url: str) -> str:
     return url.split(":", 1)[0].lower() if ":" in url else ""
 
@@ -129,7 +191,14 @@ def replicate(
             "--worker", help="Share the work with other processes on a PostgreSQL replica (and state store)."
         ),
     ] = False,
-    parallel: Annotated[int, typer.Option(min=1, max=64, help="Divisions replicated at the same time.")] = 4,
+    parallel: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Divisions replicated at the same time (threads; a division waiting for its minute window sleeps in its own).",
+        ),
+    ] = 16,
     modified: Annotated[
         list[str] | None,
         typer.Option(
@@ -145,6 +214,24 @@ def replicate(
             "('all': every table of the run); they are added to the run.",
         ),
     ] = None,
+    max_daily_share: Annotated[
+        float,
+        typer.Option(
+            "--max-daily-share",
+            min=0.01,
+            max=1.0,
+            help="The share of each division's daily calls a --watch may plan to use (default 0.5).",
+        ),
+    ] = 0.5,
+    commit_rows: Annotated[
+        int,
+        typer.Option(
+            "--commit-rows", min=1, max=10_000_000, help="Rows committed together at most (default 25,000)."
+        ),
+    ] = 25_000,
+    detail: Annotated[
+        bool, typer.Option("--detail", help="A progress line per table and division, not only the summary.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Replicate tables into SQLite, DuckDB or PostgreSQL: a full load first, then only the changes and deletions."""
@@ -160,6 +247,9 @@ def replicate(
     interval = parse_interval(watch) if watch is not None else None
     check_not_own_file(to, config)
     open_target(to).close()  # a replica that cannot be opened is named before any API call
+    if interval is not None and watch is not None:
+        limit = config.connection(name).daily_limit
+        check_watch(to, tables, modified, codes, interval, watch, limit, max_daily_share)
     session = open_session(name, config)
     os.umask(0o077)  # what the run creates (DuckDB's WAL, SQLite's journal, lock files) is owner-only
     stop = threading.Event()
@@ -168,16 +258,18 @@ def replicate(
     worst = 0
     try:
         while True:
-            progress: Progress = Progress() if quiet else RichProgress(err)
+            progress: Progress = Progress() if quiet else RichProgress(err, detail=detail)
             if isinstance(progress, RichProgress):
                 with progress:
                     report: RunReport = run_once(
-                        session, to, tables, codes, parallel, modified, progress, stop, worker, resync=resync
-                    )
+                        session, to, tables, codes, parallel, modified, progress, stop, worker,
+                        resync=resync, commit_rows=commit_rows,
+                    )  # fmt: skip
             else:
                 report = run_once(
-                    session, to, tables, codes, parallel, modified, progress, stop, worker, resync=resync
-                )
+                    session, to, tables, codes, parallel, modified, progress, stop, worker,
+                    resync=resync, commit_rows=commit_rows,
+                )  # fmt: skip
             worst = worse(
                 worst, _summary(report, ["exactsql", "replicate", "-c", name, "--to", redact_url(to)])
             )

@@ -46,11 +46,29 @@ def test_the_command_replicates_and_reports(session: Session, control: httpx.Cli
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     result = CliRunner().invoke(
         app(),
-        ["replicate", "--to", url, "-c", "eol", "--divisions", "all", "--tables", "crm/Accounts,Contacts"],
+        [
+            "replicate",
+            "--to",
+            url,
+            "-c",
+            "eol",
+            "--divisions",
+            "all",
+            "--tables",
+            "crm/Accounts,Contacts",
+            "--detail",
+        ],
     )
     assert result.exit_code == 0, result.output
     output = " ".join(result.output.split())
     assert "9 ok" in output and "API calls" in output and "crm/Accounts" in output
+    # without --detail: one summary line (items, divisions, rows, calls), no line per item
+    result = CliRunner().invoke(
+        app(), ["replicate", "--to", url, "-c", "eol", "-d", "all", "-t", "crm/Accounts"]
+    )
+    output = " ".join(result.output.split())
+    assert result.exit_code == 0 and "6 items done, 0 under way, 3 divisions" in output, output
+    assert "crm/Accounts" not in output
     from exactsql.replicate.runner import resolve_divisions
 
     plans = plan_tables(["crm/Accounts", "crm/Contacts"])

@@ -151,7 +151,8 @@ def test_kill_9_at_random_moments_then_run_again_equals_the_truth(
     for trial in range(3):
         if trial:
             mutate_books(control, divisions, scale=0.3)
-        child = cli(target_url, log=log)
+        # commits of a few pages and items each (100-row pages), so that kills land between and inside them
+        child = cli(target_url, "--commit-rows", "250", log=log)
         kill_while_working(child, control, rng.uniform(0.0, 0.6))
         mid_item += bool(interrupted(target_url))
         child = cli(target_url, log=log)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import logging
 import random
 import time
@@ -32,6 +33,7 @@ from exactsql.api.client import RETRIES, ExactClient, next_link
 from exactsql.api.convert import page_to_arrow
 from exactsql.catalog import Column
 from exactsql.errors import ApiError
+from exactsql.replicate.batch import Batch, last_per_key
 from exactsql.replicate.plan import RELOAD, TablePlan, TableSpec
 from exactsql.replicate.targets import CursorRow, TargetConnection
 
@@ -42,6 +44,8 @@ START = 1
 #: How far behind the largest Modified seen the next Modified read starts (CET milliseconds): rows changed
 #: while a read was under way may carry a Modified below the largest one it saw.
 MODIFIED_LAG_MS = 10 * 60 * 1000
+#: A reload that found no change (by its probe) is read in full anyway when its last full read is older.
+RELOAD_AT_LEAST_EVERY = 24 * 3600.0
 #: An item is short of rows when it ends with fewer than this share of the rows its last run left…
 SHORT_SHARE = 0.5
 #: …and at least this many fewer.
@@ -94,6 +98,20 @@ class Job:
     stopping: Callable[[], bool] = lambda: False
     tally: Tally = field(default_factory=Tally)
     calls_before: int = 0
+    #: Where the writes go (committed with other pages' and items' writes); None: one transaction a page.
+    batch: Batch | None = None
+    #: A digest of the answers of the last ``pages`` read (a reload's fingerprint of its table).
+    digest: str = ""
+
+    def __post_init__(self) -> None:
+        if self.batch is None:
+            self.batch = Batch(self.conn, max_rows=0)
+
+    @property
+    def out(self) -> Batch:
+        """The writes of this item, pending until their batch commits."""
+        assert self.batch is not None
+        return self.batch
 
     def save(self, **values: object) -> None:
         """Updates this item's state inside the current transaction (fenced by the claim)."""
@@ -105,6 +123,8 @@ class Job:
         """Each page as Arrow with the ``__next`` link after it; a page that cannot be read is fetched again."""
         url: str | None = path
         division: int | None = self.division if self.plan.partitioned else None
+        digest = hashlib.blake2b(digest_size=16)
+        self.digest = ""
         while url is not None:
             if self.stopping():
                 raise Stopped()
@@ -126,6 +146,9 @@ class Job:
             self.tally.pages += 1
             self.progress.calls(self.client.calls - self.calls_before)
             nxt = next_link(body)
+            digest.update(body)
+            if nxt is None:
+                self.digest = digest.hexdigest()
             yield table, nxt
             url, params = nxt, None
 
@@ -138,14 +161,7 @@ def conform(page: pa.Table, spec: TableSpec, division: int) -> pa.Table:
     """A page as rows of ``spec``: ``Division`` added where the endpoint has none, one row per key (the last)."""
     if "Division" not in page.column_names:
         page = page.append_column("Division", pa.array([division] * page.num_rows, pa.int32()))
-    page = page.select(spec.column_names).cast(spec.schema)
-    keys = page.column(spec.key)
-    if page.num_rows > 1 and pc.count_distinct(keys).as_py() < page.num_rows:
-        last: dict = {}
-        for i, k in enumerate(keys.to_pylist()):
-            last[k] = i
-        page = page.take(pa.array(sorted(last.values()), pa.int64()))
-    return page
+    return last_per_key(page.select(spec.column_names).cast(spec.schema), spec.key)
 
 
 def _max(column: pa.ChunkedArray) -> int | None:
@@ -156,11 +172,10 @@ def _max(column: pa.ChunkedArray) -> int | None:
 def restart(job: Job) -> None:
     """Starts the item over (a resync): its rows and its cursor go in one transaction, so that the run reads
     it in full as the first time; a reload keeps its rows until its swap replaces them."""
-    plan = job.plan
-    with job.conn.transaction():
-        if plan.strategy != RELOAD:
-            job.conn.delete_rows(plan.spec, job.division if plan.partitioned else None)
-        job.save(cursor=None, resume=None, loaded=False, row_count=None)
+    plan, conn = job.plan, job.conn
+    if plan.strategy != RELOAD:
+        job.out.call(lambda: conn.delete_rows(plan.spec, job.division if plan.partitioned else None))
+    job.out.save(job.save, cursor=None, resume=None, loaded=False, row_count=None)
     job.state = dataclasses.replace(job.state, cursor=None, resume=None, loaded=False, row_count=None)
 
 
@@ -180,7 +195,7 @@ def row_count(job: Job) -> int:
 
 def run_sync(job: Job) -> None:
     """Full load, then increments: ``Timestamp gt cursor``, each page committed with its cursor."""
-    plan, conn = job.plan, job.conn
+    plan, out = job.plan, job.out
     cursor = job.state.cursor if job.state.cursor is not None else START
     loaded = job.state.loaded
     params = {"$select": plan.select(), "$filter": f"Timestamp gt {cursor}L"}
@@ -190,14 +205,13 @@ def run_sync(job: Job) -> None:
         if top is not None and top > cursor:
             cursor = top
         if batch.num_rows or (nxt is None and not loaded):
-            with conn.transaction():
-                conn.upsert(plan.spec, batch)
-                job.save(cursor=cursor, loaded=loaded or nxt is None)
+            out.upsert(plan.spec, job.division, batch)
+            out.save(job.save, cursor=cursor, loaded=loaded or nxt is None)
             loaded = loaded or nxt is None
         job.tally.rows += batch.num_rows
         job.progress.rows(batch.num_rows)
-    with conn.transaction():
-        job.save(row_count=row_count(job))
+        out.maybe_flush()
+    out.call(lambda: job.save(row_count=row_count(job)))
 
 
 # -- sync/Deleted -----------------------------------------------------------------------------------------
@@ -205,24 +219,31 @@ def run_sync(job: Job) -> None:
 
 def run_deleted(job: Job, targets: dict[int, TableSpec]) -> None:
     """The deletions of one division since its cursor, applied to the tables their EntityType names."""
-    conn = job.conn
+    conn, out = job.conn, job.out
     cursor = job.state.cursor if job.state.cursor is not None else START
     params = {"$select": "Timestamp,EntityKey,EntityType", "$filter": f"Timestamp gt {cursor}L"}
+
+    def deletion(spec: TableSpec, keys: list, stamps: list) -> Callable[[], None]:
+        def apply() -> None:
+            job.tally.deleted += conn.delete_keys(spec, job.division, keys, stamps)
+
+        return apply
+
     for page, _nxt in job.pages(job.plan.path.endpoint, params, DELETED_COLUMNS):
         if not page.num_rows:
             continue
         top = _max(page.column("Timestamp"))
         cursor = max(cursor, top or cursor)
-        with conn.transaction():
-            for entity_type, spec in targets.items():
-                mine = page.filter(pc.equal(page.column("EntityType"), entity_type))
-                if mine.num_rows:
-                    keys = mine.column("EntityKey").to_pylist()
-                    stamps = mine.column("Timestamp").to_pylist()
-                    job.tally.deleted += conn.delete_keys(spec, job.division, keys, stamps)
-            job.save(cursor=cursor, loaded=True)
+        for entity_type, spec in targets.items():
+            mine = page.filter(pc.equal(page.column("EntityType"), entity_type))
+            if mine.num_rows:
+                keys = mine.column("EntityKey").to_pylist()
+                stamps = mine.column("Timestamp").to_pylist()
+                out.call(deletion(spec, keys, stamps))
+        out.save(job.save, cursor=cursor, loaded=True)
         job.tally.rows += page.num_rows
         job.progress.rows(page.num_rows)
+        out.maybe_flush()
 
 
 # -- full reload ------------------------------------------------------------------------------------------
@@ -236,29 +257,103 @@ def _first_params(plan: TablePlan) -> dict[str, str]:
     return params
 
 
+def probe(job: Job) -> str | None:
+    """One call that tells whether a reloaded table changed: its row count and latest ``Modified`` through
+    a regular endpoint (``TablePlan.probe_path``), as ``"count:modified"``; None when it has no such endpoint."""
+    path = job.plan.probe_path()
+    if path is None:
+        return None
+    params = {
+        "$select": "Modified",
+        "$orderby": "Modified desc",
+        "$top": "1",
+        "$inlinecount": "allpages",
+    }
+    division = job.division if job.plan.partitioned else None
+    answer = orjson.loads(job.client.request("GET", path.endpoint, params, division).content)
+    d = answer.get("d", {}) if isinstance(answer, dict) else {}
+    if not isinstance(d, dict) or "__count" not in d:
+        return None
+    rows = d.get("results") or []
+    latest = rows[0].get("Modified") if rows and isinstance(rows[0], dict) else None
+    return f"{d['__count']}:{latest}"
+
+
+def _reload_pages(job: Job) -> int:
+    """The pages a full read of the item takes, by the rows its last one left (1 when unknown)."""
+    rows = job.state.row_count or 0
+    size = job.plan.path.page_size or 60
+    return max(1, -(-rows // size))
+
+
+def _stage(job: Job, page: pa.Table, nxt: str | None, signature: str | None) -> None:
+    """One page of a full read into the staging table, with the ``__next`` link that follows it."""
+    batch = conform(page, job.plan.spec, job.division)
+    state: dict[str, object] = {"phase": "load", "url": nxt} if nxt else {"phase": "swap"}
+    if nxt is None:
+        state.update(digest=job.digest, probe=signature)
+    job.out.upsert(job.plan.spec, job.division, batch, stage=True)
+    job.out.save(job.save, resume=orjson.dumps(state).decode())
+    job.tally.rows += batch.num_rows
+    job.progress.rows(batch.num_rows)
+    job.out.maybe_flush()
+
+
 def run_reload(job: Job) -> None:
-    """Every row into the staging table (resumable by the committed ``__next``), then one swap."""
-    plan, conn, spec = job.plan, job.conn, job.plan.spec
+    """Every row into the staging table (resumable by the committed ``__next``), then one swap.
+
+    A table read before is first asked whether it changed: by its probe (one call, made before the read, so
+    that a change during the read shows at the next probe) when a full read takes more pages than that,
+    else by the fingerprint of its one page. Unchanged, nothing is written. The first full read of a table
+    has no probe to compare with yet (the second one makes it); a full read is made at least every
+    ``RELOAD_AT_LEAST_EVERY`` anyway.
+    """
+    plan, conn, spec, out = job.plan, job.conn, job.plan.spec, job.out
     resume = orjson.loads(job.state.resume) if job.state.resume else None
-    if resume is None or resume.get("phase") not in ("load", "swap"):
-        with conn.transaction():
-            conn.clear_stage(spec, job.division)
-            job.save(resume=orjson.dumps({"phase": "load", "url": None}).decode())
+    fresh = resume is None or resume.get("phase") not in ("load", "swap")
+    known = resume if fresh and resume is not None and job.state.loaded else None
+    if known is not None and time.time() - known.get("at", 0) >= RELOAD_AT_LEAST_EVERY:
+        known = None
+    signature = None
+    if fresh and job.state.loaded and _reload_pages(job) > 1:
+        signature = probe(job)
+        if known is not None and signature is not None and signature == known.get("probe"):
+            return
+    elif known is not None:
+        signature = known.get("probe")
+    if fresh:
         resume = {"phase": "load", "url": None}
+    assert resume is not None
     if resume["phase"] == "load":
         url = resume.get("url")
         path, params = (url, None) if url else (plan.path.endpoint, _first_params(plan))
+        # a table read before is held back while it fits in a batch: unchanged (same answers), nothing is written
+        held: list[tuple[pa.Table, str | None]] | None = [] if fresh and known is not None else None
+        held_rows = 0
         for page, nxt in job.pages(path, params, plan.path_columns()):
-            batch = conform(page, spec, job.division)
-            state = {"phase": "load", "url": nxt} if nxt else {"phase": "swap"}
-            with conn.transaction():
-                conn.upsert(spec, batch, stage=True)
-                job.save(resume=orjson.dumps(state).decode())
-            job.tally.rows += batch.num_rows
-            job.progress.rows(batch.num_rows)
-    with conn.transaction():
+            if held is not None:
+                held.append((page, nxt))
+                held_rows += page.num_rows
+                if nxt is None and job.digest == known.get("digest"):  # type: ignore[union-attr]
+                    return  # every page as it was: nothing to write
+                if nxt is not None and held_rows < out.max_rows:
+                    continue
+                pages, held = held, None
+            else:
+                pages = [(page, nxt)]
+            for one, after in pages:
+                if fresh:
+                    out.call(lambda: conn.clear_stage(spec, job.division))
+                    fresh = False
+                _stage(job, one, after, signature)
+    last = {"digest": job.digest or resume.get("digest"), "probe": signature or resume.get("probe")}
+
+    def swap() -> None:
         count = conn.replace_from_stage(spec, job.division)
-        job.save(resume=None, loaded=True, row_count=count)
+        note = orjson.dumps({**last, "at": time.time()}).decode()
+        job.save(resume=note, loaded=True, row_count=count)
+
+    out.call(swap)
 
 
 # -- Modified ---------------------------------------------------------------------------------------------
@@ -272,7 +367,7 @@ def cet_literal(ms: int) -> str:
 
 def run_modified(job: Job) -> None:
     """New and changed rows by ``Modified ge cursor`` (ties read again), resumable by the ``__next`` link."""
-    plan, conn, spec = job.plan, job.conn, job.plan.spec
+    plan, spec, out = job.plan, job.plan.spec, job.out
     resume = orjson.loads(job.state.resume) if job.state.resume else None
     cursor = job.state.cursor
     seen = resume.get("max") if resume else None
@@ -289,13 +384,12 @@ def run_modified(job: Job) -> None:
         if top is not None:
             seen = top if seen is None else max(seen, top)
         state = orjson.dumps({"url": nxt, "max": seen}).decode() if nxt else None
-        with conn.transaction():
-            conn.upsert(spec, batch)
-            job.save(resume=state)
+        out.upsert(spec, job.division, batch)
+        out.save(job.save, resume=state)
         job.tally.rows += batch.num_rows
         job.progress.rows(batch.num_rows)
+        out.maybe_flush()
     following = cursor
     if seen is not None:
         following = max(cursor or 0, seen - MODIFIED_LAG_MS)
-    with conn.transaction():
-        job.save(cursor=following, resume=None, loaded=True, row_count=row_count(job))
+    out.call(lambda: job.save(cursor=following, resume=None, loaded=True, row_count=row_count(job)))

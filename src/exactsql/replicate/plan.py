@@ -162,6 +162,23 @@ class TablePlan:
         """The typed columns the endpoint returns."""
         return [c for c in self.path.columns if c.edm.startswith("Edm.")]
 
+    def probe_path(self) -> AccessPath | None:
+        """A regular endpoint of the table that can tell whether it changed in one call — its row count and
+        latest ``Modified`` (``$orderby=Modified desc&$top=1&$inlinecount=allpages``) — or None (no such
+        endpoint: no ``Modified``, or a mandatory filter). Bulk endpoints are not used: Exact documents only
+        ``$select`` and some filters for them."""
+        for path in self.table.paths:
+            if (
+                path.kind == "regular"
+                and "GET" in path.methods
+                and not path.function
+                and not path.mandatory_filter
+                and path.column("Modified") is not None
+                and path.division_in_url == self.partitioned
+            ):
+                return path
+        return None
+
     def tautology(self) -> str | None:
         """A ``$filter`` that keeps every row, for an endpoint with mandatory filtering (None: not needed)."""
         path = self.path

@@ -10,6 +10,7 @@ the run began, so several processes started together share the work without doin
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import os
 import socket
@@ -33,6 +34,7 @@ from exactsql.errors import (
     TokenBudgetError,
 )
 from exactsql.replicate import generations, jobs
+from exactsql.replicate.batch import FLUSH_ROWS, Batch
 from exactsql.replicate.plan import (
     DEFAULT_TABLES,
     DELETED,
@@ -51,11 +53,15 @@ from exactsql.replicate.plan import (
     stage_name,
 )
 from exactsql.replicate.targets import CursorRow, LeaseLost, Target, TargetConnection, open_target
+from exactsql.replicate.targets.base import utc_now
 
 log = logging.getLogger(__name__)
 
 #: How long a claim holds without renewal; a live process renews it every quarter of that.
 LEASE_SECONDS = 60.0
+#: Divisions replicated at the same time by default (one thread each; a thread waiting for its division's
+#: minute window only sleeps, so at Exact's limits every division of a run of this many is in flight).
+PARALLEL = 16
 #: How long the run history is kept.
 HISTORY_DAYS = 90.0
 FATAL = (ChainBrokenError, TokenBudgetError, LoginError, ConfigError)
@@ -240,14 +246,16 @@ class Run:
         target: Target,
         plans: list[TablePlan],
         divisions: list[int],
-        parallel: int = 4,
+        parallel: int = PARALLEL,
         progress: Progress | None = None,
         stop: threading.Event | None = None,
         lease: float = LEASE_SECONDS,
         worker: bool = False,
         resync: set[str] | None = None,
+        commit_rows: int = FLUSH_ROWS,
     ) -> None:
         self.session = session
+        self.commit_rows = max(1, commit_rows)
         self.worker = worker
         self.resync = resync or set()
         self._restarted: set[tuple[str, int]] = set()
@@ -269,6 +277,7 @@ class Run:
         self._deleted = deleted_plan()
         self._targets: dict[int, TableSpec] = {}
         self._done = threading.Event()
+        self._host, self._pid = socket.gethostname(), os.getpid()
 
     def items(self) -> list[tuple[str, int, str]]:
         """Every (table, division, strategy) of the run; ``sync/Deleted`` once per division."""
@@ -332,17 +341,17 @@ class Run:
         finally:
             conn.close()
 
-    def _claim(self, conn: TargetConnection) -> tuple[CursorRow | None, int, list[CursorRow]]:
+    def _claim(self, conn: TargetConnection) -> tuple[list[CursorRow], int, list[CursorRow]]:
         with self._lock:
             divisions = [d for d in self._all_divisions if d not in self._exhausted]
             if not divisions or self.stop.is_set():
-                return None, 0, []
-            row, waiting, held = conn.claim_next(
+                return [], 0, []
+            rows, waiting, held = conn.claim_division(
                 self._tables, divisions, self._round, self.owner, self.lease, self._busy, stealable
             )
-            if row is not None:
-                self._busy.add(row.division)
-            return row, waiting, held
+            if rows:
+                self._busy.add(rows[0].division)
+            return rows, waiting, held
 
     def _worker(self) -> None:
         waits = {"n": 0}
@@ -356,10 +365,14 @@ class Run:
 
         client = self.session.client(on_wait)
         conn = self.target.connect()
+        batch = Batch(conn, self.commit_rows)
+        pending: list[_Pending] = []
+        batch.closing = lambda: self._write_ledger(conn, pending)
         try:
             while not self.stop.is_set():
-                row, waiting, held = self._claim(conn)
-                if row is None:
+                rows, waiting, held = self._claim(conn)
+                if not rows:
+                    self._commit(batch, pending, conn)
                     if waiting and not self.stop.is_set():
                         time.sleep(0.1)
                         continue
@@ -369,18 +382,89 @@ class Run:
                             if entry not in self.report.held_elsewhere:
                                 self.report.held_elsewhere.append(entry)
                     return
+                self._started(conn, rows)
                 try:
-                    self._one(row, client, conn, waits, current)
+                    for i, row in enumerate(rows):
+                        if self.stop.is_set() or row.division in self._exhausted:
+                            self._give_back(rows[i:], batch)
+                            break
+                        self._one(row, client, conn, waits, current, batch, pending)
+                        if batch.due():
+                            self._commit(batch, pending, conn)
                 finally:
+                    with contextlib.suppress(Exception):  # a store away: the slots end with their window
+                        client.flush()  # rate slots leased for this division and not used go back
                     with self._lock:
-                        self._busy.discard(row.division)
+                        self._busy.discard(rows[0].division)
+            self._commit(batch, pending, conn)
         except BaseException as exc:
+            with contextlib.suppress(Exception):
+                self._commit(batch, pending, conn)
             with self._lock:
                 if self._fatal is None:
                     self._fatal = exc
             self.stop.set()
         finally:
             conn.close()
+
+    def _give_back(self, rows: list[CursorRow], batch: Batch) -> None:
+        """Releases claimed items that were not begun (stopped, or their division's day is used up)."""
+        items = [(row.table_name, row.division, False) for row in rows]
+        now = utc_now()
+        entries = [
+            (self.run_id, r.table_name, r.division, self._strategy(r.table_name), self._host, self._pid, now, now,
+             "stopped", 0, 0, 0, 0, 0, "not begun: the run stopped or the division's day was used up")
+            for r in rows
+        ]  # fmt: skip
+        batch.call(lambda: batch.conn.record_runs(entries))
+        batch.call(lambda: batch.conn.release_items(self.owner, items))
+
+    def _commit(self, batch: Batch, pending: list[_Pending], conn: TargetConnection) -> None:
+        """Commits the worker's batch; when that fails (a claim lost, the replica failed), none of its items
+        completed: each is reported so and released (not done) where this process still holds it."""
+        try:
+            batch.flush()
+            pending.clear()
+        except Exception as exc:
+            batch.discard()
+            lost = isinstance(exc, LeaseLost)
+            if not lost:
+                log.warning("committing replicated pages failed: %s", exc)
+            for item in pending:
+                item.outcome.status = "lost" if lost else "error"
+                item.outcome.message = str(exc) if lost else f"{type(exc).__name__}: {exc}"
+                with contextlib.suppress(Exception), conn.transaction():
+                    conn.record_runs([item.history(self.run_id, self._host, self._pid)])
+                    conn.release(item.outcome.table, item.outcome.division, self.owner, done=False)
+                self._record(item.outcome)
+            pending.clear()
+            if not lost:
+                raise
+
+    def _started(self, conn: TargetConnection, rows: list[CursorRow]) -> None:
+        """Records the claimed items of a division as running in the run history (one statement)."""
+        began = utc_now()
+        entries = [
+            (self.run_id, r.table_name, r.division, self._strategy(r.table_name), self._host, self._pid, began,
+             None, "running", None, None, None, None, None, None)
+            for r in rows
+        ]  # fmt: skip
+        with conn.transaction():
+            conn.record_runs(entries)
+
+    def _strategy(self, name: str) -> str:
+        return DELETIONS if name == DELETED else self._by_name[name].strategy
+
+    def _write_ledger(self, conn: TargetConnection, pending: list[_Pending]) -> None:
+        """Last in each committed batch: the run history of its items and the release of those that ended."""
+        ended = [e for e in pending if e.complete]
+        conn.record_runs([e.history(self.run_id, self._host, self._pid) for e in ended])
+        conn.release_items(self.owner, [(e.outcome.table, e.outcome.division, e.done) for e in ended])
+
+    def _record(self, outcome: Outcome) -> None:
+        with self._lock:
+            self.report.outcomes.append(outcome)
+        self.progress.end(outcome)
 
     def _one(
         self,
@@ -389,8 +473,11 @@ class Run:
         conn: TargetConnection,
         waits: dict[str, int],
         current: dict[str, jobs.ItemProgress],
+        batch: Batch,
+        pending: list[_Pending],
     ) -> None:
-        """Works on one claimed item to its end; records it in the run history and the report."""
+        """Works on one claimed item to its end; its writes, its end in the run history and its release go
+        to ``batch``; it is reported once they are committed."""
         name, division = row.table_name, row.division
         plan = self._deleted if name == DELETED else self._by_name[name]
         expected = row.row_count if plan.strategy == RELOAD and row.loaded else None
@@ -398,11 +485,10 @@ class Run:
         current["item"] = item
         job = jobs.Job(
             plan, division, row, client, conn, self.owner, self.lease, item, self.stop.is_set,
-            calls_before=client.calls,
+            calls_before=client.calls, batch=batch,
         )  # fmt: skip
         waits_before = waits["n"]
-        host, pid = socket.gethostname(), os.getpid()
-        conn.run_started(self.run_id, name, division, plan.strategy, host, pid)
+        began = utc_now()
         started = time.perf_counter()
         status, message, done = "ok", None, True
         fatal: BaseException | None = None
@@ -443,18 +529,39 @@ class Run:
             client.calls - job.calls_before, job.tally.errors, waits["n"] - waits_before,
             time.perf_counter() - started, message, job.tally.shortfall,
         )  # fmt: skip
-        with contextlib.suppress(Exception):
-            conn.run_ended(
-                self.run_id, name, division, status, outcome.rows, outcome.deleted, outcome.calls,
-                outcome.errors, outcome.waits, message,
-            )  # fmt: skip
-        with contextlib.suppress(Exception):
-            conn.release(name, division, self.owner, done=done and status != "lost")
-        with self._lock:
-            self.report.outcomes.append(outcome)
-        self.progress.end(outcome)
+        entry = _Pending(outcome, job.tally, began, utc_now(), done and status != "lost")
+
+        def ended() -> None:  # at commit time: the deletions and the row count are known then
+            entry.outcome.deleted, entry.outcome.shortfall = entry.tally.deleted, entry.tally.shortfall
+            entry.complete = True
+
+        batch.call(ended)
+        pending.append(entry)
+        batch.after(lambda: self._record(entry.outcome))
+        if fatal is not None or status != "ok":
+            self._commit(batch, pending, conn)
         if fatal is not None:
             raise fatal
+
+
+@dataclass
+class _Pending:
+    """An item whose writes wait in a batch: reported once they are committed."""
+
+    outcome: Outcome
+    tally: jobs.Tally
+    started: dt.datetime
+    ended: dt.datetime
+    done: bool
+    complete: bool = False
+
+    def history(self, run_id: str, host: str, pid: int) -> tuple:
+        """Its entry in the run history."""
+        o = self.outcome
+        return (
+            run_id, o.table, o.division, o.strategy, host, pid, self.started, self.ended, o.status, o.rows,
+            o.deleted, o.calls, o.errors, o.waits, o.message,
+        )  # fmt: skip
 
 
 def replicate(
@@ -462,13 +569,14 @@ def replicate(
     to: str,
     tables: list[str] | None = None,
     divisions: Sequence[int] | str | None = None,
-    parallel: int = 4,
+    parallel: int = PARALLEL,
     modified: list[str] | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     worker: bool = False,
     lease: float = LEASE_SECONDS,
     resync: list[str] | None = None,
+    commit_rows: int = FLUSH_ROWS,
 ) -> RunReport:
     """One replication round of ``tables`` in ``divisions`` into the target at ``to``.
 
@@ -482,6 +590,8 @@ def replicate(
         worker: join other processes on a shared (PostgreSQL) target.
         resync: tables to read again in full, from an empty copy in these divisions (``["all"]``: every
             table of the run); they are added to the run.
+        commit_rows: rows a transaction carries at most (pages and items are committed together up to
+            that, or after ``batch.FLUSH_SECONDS``).
     """
     again = names_in(resync)
     plans = plan_tables([*(tables or DEFAULT_TABLES), *(n for n in again if n.lower() != "all")], modified)
@@ -494,8 +604,9 @@ def replicate(
     try:
         codes = resolve_divisions(session, divisions)
         return Run(
-            session, target, plans, codes, parallel, progress, stop, lease, worker, resynced(plans, again)
-        ).run()
+            session, target, plans, codes, parallel, progress, stop, lease, worker, resynced(plans, again),
+            commit_rows,
+        ).run()  # fmt: skip
     finally:
         target.close()
 

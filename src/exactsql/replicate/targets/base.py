@@ -64,6 +64,11 @@ _CURSOR_COLUMNS = (
 _FRESH = "cursor = NULL, resume = NULL, loaded = FALSE, row_count = NULL"
 
 
+def _work_order(row: CursorRow) -> tuple[int, str]:
+    """Items of a division in the order they are worked on: ``sync/Deleted`` first, then by table."""
+    return (0 if row.table_name == "sync/Deleted" else 1, row.table_name)
+
+
 def utc_now() -> dt.datetime:
     """Now, as a naive UTC timestamp (for the run history)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -322,11 +327,13 @@ class TargetConnection:
     def add_items(self, items: Sequence[tuple[str, int, str]]) -> None:
         """Makes sure a cursor row exists for every (table, division, strategy)."""
         with self.transaction():
-            for table, division, strategy in items:
+            for start in range(0, len(items), 250):  # a few statements for thousands of items
+                chunk = items[start : start + 250]
                 self.execute(
-                    f"INSERT INTO {CURSORS} (table_name, division, strategy, loaded) VALUES ({self.p(4)}) "
-                    "ON CONFLICT (table_name, division) DO NOTHING",
-                    [table, division, strategy, False],
+                    f"INSERT INTO {CURSORS} (table_name, division, strategy, loaded) VALUES "
+                    + ", ".join([f"({self.p(4)})"] * len(chunk))
+                    + " ON CONFLICT (table_name, division) DO NOTHING",
+                    [v for table, division, strategy in chunk for v in (table, division, strategy, False)],
                 )
 
     def candidates(
@@ -342,6 +349,8 @@ class TargetConnection:
         return [self._cursor_row(r) for r in rows]
 
     for_update = ""
+    #: How the rows a claim reads are locked (PostgreSQL: skipped by other processes while it decides).
+    skip_locked = ""
 
     def begin_round(self, tables: Sequence[str], divisions: Sequence[int], join: bool) -> float:
         """The start of this process's round: a new one (now), or with ``join`` the open one, i.e. the last
@@ -412,6 +421,77 @@ class TargetConnection:
                 return self.cursor(row.table_name, row.division), waiting, held
             held.append(row)
         return None, waiting, held
+
+    def claim_division(
+        self,
+        tables: Sequence[str],
+        divisions: Sequence[int],
+        due_before: float,
+        owner: str,
+        ttl: float,
+        busy: set[int],
+        stealable: Callable[[str], bool],
+    ) -> tuple[list[CursorRow], int, list[CursorRow]]:
+        """Claims every free due item of the first division that has one, outside the ``busy`` divisions
+        (one claim per division, not per item: its items are worked on one after another).
+
+        Returns the claimed items in work order (``sync/Deleted`` first; empty when none), how many due
+        items wait for this process, and the due items other live processes hold.
+        """
+        now, ph = self.now(), self.placeholder
+        where = (
+            f"table_name IN ({self.p(len(tables))}) AND (done_at IS NULL OR done_at < {ph}) "
+            f"AND (owner IS NULL OR lease_until < {ph})"
+        )
+        where += f" AND division IN ({self.p(len(divisions))})"
+        params: list[Any] = [*tables, due_before, now, *divisions]
+        if busy:
+            where += f" AND division NOT IN ({self.p(len(busy))})"
+            params += sorted(busy)
+        rows = self.execute(
+            f"SELECT DISTINCT division FROM {CURSORS} WHERE {where} ORDER BY division LIMIT 16", params
+        ).fetchall()
+        for (division,) in rows:
+            claimed = self._claim_in(tables, int(division), due_before, owner, ttl)
+            if claimed:
+                return claimed, 0, []
+        # nothing free at a glance: the full picture (dead processes' claims, what others hold)
+        row, waiting, held = self.claim_next(tables, divisions, due_before, owner, ttl, busy, stealable)
+        if row is None:
+            return [], waiting, held
+        rest = self._claim_in(tables, row.division, due_before, owner, ttl)
+        return sorted([row, *rest], key=_work_order), waiting, held
+
+    def _claim_in(
+        self, tables: Sequence[str], division: int, due_before: float, owner: str, ttl: float
+    ) -> list[CursorRow]:
+        """Claims the free due items of one division in one transaction (compare-and-set each)."""
+        ph = self.placeholder
+        free = (
+            f"division = {ph} AND table_name IN ({self.p(len(tables))}) AND (done_at IS NULL OR done_at < {ph}) "
+            f"AND (owner IS NULL OR lease_until < {ph})"
+        )
+        with self.transaction():
+            now = self.now()
+            params = [division, *tables, due_before, now]
+            if self.skip_locked:  # PostgreSQL: rows another process is deciding on are left to it
+                names = [r[0] for r in self.execute(
+                    f"SELECT table_name FROM {CURSORS} WHERE {free}{self.skip_locked}", params
+                ).fetchall()]  # fmt: skip
+                if not names:
+                    return []
+                free += f" AND table_name IN ({self.p(len(names))})"
+                params += names
+            self.execute(  # a compare-and-set of every free item at once
+                f"UPDATE {CURSORS} SET owner = {ph}, lease_until = {ph} WHERE {free}",
+                [owner, now + ttl, *params],
+            )
+            rows = self.execute(
+                f"SELECT {', '.join(_CURSOR_COLUMNS)} FROM {CURSORS} WHERE division = {ph} AND owner = {ph} "
+                f"AND lease_until = {ph} AND table_name IN ({self.p(len(tables))})",
+                [division, owner, now + ttl, *tables],
+            ).fetchall()
+        return sorted((self._cursor_row(r) for r in rows), key=_work_order)
 
     def save(
         self, table: str, division: int, owner: str, ttl: float, generation: str | None, **values: Any
@@ -484,6 +564,38 @@ class TargetConnection:
         self.execute(f"UPDATE {CURSORS} SET resume = NULL WHERE table_name = {self.placeholder}", [table])
 
     # -- run history ----------------------------------------------------------------------------------------
+
+    def release_items(self, owner: str, items: Sequence[tuple[str, int, bool]]) -> None:
+        """Gives up the claims of several (table, division, done) items in one statement per kind."""
+        ph = self.placeholder
+        for done in (True, False):
+            keys = [(t, d) for t, d, flag in items if flag is done]
+            if not keys:
+                continue
+            pairs = " OR ".join([f"(table_name = {ph} AND division = {ph})"] * len(keys))
+            extra = f", done_at = {ph}" if done else ""
+            self.execute(
+                f"UPDATE {CURSORS} SET owner = NULL, lease_until = NULL{extra} WHERE owner = {ph} AND ({pairs})",
+                [*([self.now()] if done else []), owner, *(v for k in keys for v in k)],
+            )
+
+    def record_runs(self, entries: Sequence[Sequence[Any]]) -> None:
+        """Writes run-history entries (run_id, table, division, strategy, host, pid, started, ended, status,
+        row_count, deleted, calls, errors, waits, message) in one statement; an entry already there (an item
+        recorded as running) is updated."""
+        if not entries:
+            return
+        names = (
+            "run_id", "table_name", "division", "strategy", "host", "pid", "started", "ended", "status",
+            "row_count", "deleted", "calls", "errors", "waits", "message",
+        )  # fmt: skip
+        updated = ", ".join(f"{n} = excluded.{n}" for n in names[7:])
+        rows = ", ".join([f"({self.p(len(names))})"] * len(entries))
+        self.execute(
+            f"INSERT INTO {RUNS} ({', '.join(names)}) VALUES {rows} ON CONFLICT (run_id, table_name, division) "
+            f"DO UPDATE SET {updated}",
+            [self.ts(v) if isinstance(v, dt.datetime) else v for e in entries for v in e],
+        )
 
     def run_started(self, run_id: str, table: str, division: int, strategy: str, host: str, pid: int) -> None:
         """Records the start of one (table, division) in the run history."""

@@ -4,12 +4,14 @@ COPY into a temporary table and are upserted from it; ``--worker`` processes cla
 
 from __future__ import annotations
 
+import io
 import itertools
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import psycopg
 import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from exactsql.catalog import Column
 from exactsql.replicate.plan import TableSpec
@@ -20,11 +22,26 @@ _names = itertools.count()
 DDL_LOCK = 0x65786163  # "exac": one advisory lock for every schema change of exactsql's tables
 
 
+def csv_bytes(batch: pa.Table) -> bytes:
+    """The rows of ``batch`` as CSV for ``COPY … (FORMAT csv)``, written by Arrow in bulk: text quoted (an
+    empty text stays empty), nulls unquoted empty (NULL), timestamps ``YYYY-MM-DD HH:MM:SS.fff``, doubles
+    in their shortest exact form. Binary columns (never read: null) go as nulls."""
+    columns = [
+        pa.nulls(batch.num_rows, pa.string()) if pa.types.is_binary(c.type) else c for c in batch.columns
+    ]
+    out = io.BytesIO()
+    pacsv.write_csv(
+        pa.table(columns, names=batch.column_names), out, pacsv.WriteOptions(include_header=False)
+    )
+    return out.getvalue()
+
+
 class PostgresConnection(TargetConnection):
     """A psycopg connection in autocommit mode; transactions are explicit."""
 
     placeholder = "%s"
     for_update = " FOR UPDATE"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
     types: ClassVar[dict[str, str]] = {
         "Edm.String": "text", "Edm.Guid": "text", "Edm.Int16": "smallint", "Edm.Int32": "integer",
         "Edm.Int64": "bigint", "Edm.Byte": "smallint", "Edm.SByte": "smallint", "Edm.Double": "double precision",
@@ -87,9 +104,8 @@ class PostgresConnection(TargetConnection):
             self.db.execute(
                 f"CREATE TEMP TABLE {incoming} ON COMMIT DROP AS SELECT {cols} FROM {self.q(name)} WITH NO DATA"
             )
-            with self.db.cursor().copy(f"COPY {incoming} ({cols}) FROM STDIN") as copy:
-                for row in python_rows(batch.select(names), dates_as_text=False):
-                    copy.write_row(row)
+            with self.db.cursor().copy(f"COPY {incoming} ({cols}) FROM STDIN (FORMAT csv)") as copy:
+                copy.write(csv_bytes(batch.select(names)))
             keys = {"division", spec.key.lower()}
             updates = ", ".join(f"{self.q(c)} = EXCLUDED.{self.q(c)}" for c in names if c.lower() not in keys)
             action = f"UPDATE SET {updates}" if updates else "NOTHING"
