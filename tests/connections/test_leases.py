@@ -32,9 +32,12 @@ def process(store: MemoryStore, clock: FixedClock, limit: int = 60) -> RateBudge
     return RateBudget(store, "app", limit, 5000, clock)  # type: ignore[arg-type]
 
 
-def known_window(store: MemoryStore, rates: RateBudget, reset: float, length: float = 60.0) -> None:
-    """The window as the first answers teach it: its reset and length known, nothing counted."""
-    state = RateState(Window(limit=rates.minutely, reset=reset, length=length), Window(limit=5000)).dump()
+def known_window(
+    store: MemoryStore, rates: RateBudget, reset: float, length: float = 60.0, used: int = 0
+) -> None:
+    """The window as the first answers teach it: its reset and length known, ``used`` calls counted."""
+    minute = Window(used=used, limit=rates.minutely, reset=reset, length=length)
+    state = RateState(minute, Window(limit=5000)).dump()
     store.update(rates._key(1), lambda _: (state, None))
 
 
@@ -95,6 +98,15 @@ def test_a_lease_is_not_used_at_the_end_of_its_window() -> None:
     clock.t = full.value.until
     admitted = rates.acquire(1)
     assert admitted is not None and admitted > 1060.0
+
+
+@pytest.mark.parametrize(("used", "leased"), [(0, 6), (40, 1)])
+def test_near_the_end_of_a_window_that_may_fill_calls_are_admitted_singly(used: int, leased: int) -> None:
+    store, clock = MemoryStore(), FixedClock(1050.0)  # 10 s before the reset: the window's last fifth
+    rates = process(store, clock)
+    known_window(store, rates, reset=1060.0, used=used)
+    rates.acquire(1)
+    assert rates.state(1).minute.used == used + leased
 
 
 def test_answers_are_folded_in_by_the_next_transaction() -> None:

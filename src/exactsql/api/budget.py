@@ -23,6 +23,8 @@ MAX_WAIT = 600.0
 #: In the last part of a window (this share of its length) calls are admitted one at a time: a leased slot
 #: not sent before the window closes is lost to every process.
 LEASE_TAIL = 0.2
+#: A window with fewer calls left than this many leases may fill: near its end, calls are admitted singly.
+SCARCE = 4
 #: Answers kept for the next transaction at most; more are folded in at once.
 MAX_KEPT = 64
 
@@ -395,15 +397,16 @@ class RateBudget:
             raise WindowFull(division, refused[1] + 0.002)
 
     def _lease_size(self, st: RateState, now: float, admitted: float | None) -> int:
-        """How many calls one admission counts for this process: one while the window's end is unknown or
-        near (a slot not sent before it is lost to everyone; near is judged by Exact's minute until the
-        window's length is learned), else up to ``lease`` of what is left."""
+        """How many calls one admission counts for this process: one while the window's end is unknown, or
+        near while the window may fill (a slot not sent before the end is lost to everyone; near is judged
+        by Exact's minute until the window's length is learned), else up to ``lease`` of what is left."""
         minute = st.minute
         if admitted is None or self.lease <= 1:
             return 1
-        if admitted - minute.guard() - now < (minute.length or MINUTE) * LEASE_TAIL:
-            return 1
         left = min(minute.limit - minute.used, st.day.limit - st.day.used)
+        near = admitted - minute.guard() - now < (minute.length or MINUTE) * LEASE_TAIL
+        if near and left < SCARCE * self.lease:
+            return 1
         return max(1, min(self.lease, left))
 
     def _from_lease(self, division: int) -> tuple[float] | None:
