@@ -48,6 +48,12 @@ def test_an_invoice_with_lines_is_posted_once_with_its_lines_inline(
     assert ios[-1].table.to_pylist() == [  # type: ignore[union-attr]
         {"Relation": "write", "Endpoint": INVOICES, "Calls": 1, "Rows": 1}
     ]
+    changed = engine.run(
+        "select TableName, Action, Row, ID, Successful from sessionrowschanged@datadictionary"
+    )
+    assert changed[-1].table.to_pylist() == [  # type: ignore[union-attr]
+        {"TableName": INVOICES, "Action": "insert", "Row": "'W-1'", "ID": row["id"], "Successful": True}
+    ]
     again = engine.run(invoice_script(books, ["W-1"], lines=3))
     assert again[-1].table.to_pylist()[0]["status"] == "existing"  # type: ignore[union-attr]
     assert len(_with_ref(control, books["division"], "W-1")) == 1
@@ -176,6 +182,8 @@ def test_refused_writes_stop_at_the_error_reserve(engine: Engine, control: httpx
     assert "refused 8 write(s) of this batch" in message and "too long" in message
     posts = [r for r in requests_made(control) if r["method"] == "POST" and r["path"].startswith("/api/v1/")]
     assert len(posts) == 8
+    refused = engine.run("select Status, ErrorMessage from SessionRowsChanged where not Successful")
+    assert [r["Status"] for r in refused[-1].table.to_pylist()] == ["failed"] * 8  # type: ignore[union-attr]
     codes = {r["Code"].strip() for r in snapshot(control, books["division"], "financial/GLAccounts")}
     assert not {f"T8{n:03d}" for n in range(12)} & codes
 

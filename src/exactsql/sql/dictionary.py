@@ -1,5 +1,5 @@
 """Dictionary tables answered without the API (but SystemDivisions): SystemTables, SystemTableColumns,
-SystemDivisions, SessionIOs and RateLimits; the in-memory tables (``exactsql.sql.memory``) are read the same
+SystemDivisions, SessionIOs, SessionRowsChanged and RateLimits; the in-memory tables (``exactsql.sql.memory``) are read the same
 way. And the DuckDB macros the dialect relies on (``exactsql.sql.functions``)."""
 
 from __future__ import annotations
@@ -34,6 +34,12 @@ _COLUMNS: dict[str, list[Column]] = {
     "RateLimits": [
         Column("Alias", "Edm.String"), Column("Division", "Edm.Int32"), Column("MinuteRemaining", "Edm.Int32"),
         Column("DayRemaining", "Edm.Int32"), Column("TokenCallsToday", "Edm.Int32"),
+    ],
+    "SessionRowsChanged": [  # the writes of the engine's run(s): Invantive's SessionRowsChanged
+        Column("Statement", "Edm.Int32"), Column("TableName", "Edm.String"), Column("Division", "Edm.Int32"),
+        Column("Action", "Edm.String"), Column("Row", "Edm.String"), Column("ID", "Edm.String"),
+        Column("Status", "Edm.String"), Column("Successful", "Edm.Boolean"), Column("ErrorMessage", "Edm.String"),
+        Column("ExecutionDateUtc", "Edm.DateTime"),
     ],
 }  # fmt: skip
 
@@ -116,6 +122,8 @@ def table(engine: Engine, name: str, alias: str) -> pa.Table:
             }
             for r in engine.ios
         ]
+    elif name == "SessionRowsChanged":
+        rows = list(engine.writes.changes)
     elif name == "RateLimits":
         rows = []
         for a, session in engine.sessions.items():

@@ -31,6 +31,7 @@ DICTIONARY = {
     "systemdivisions": "SystemDivisions",
     "sessionios": "SessionIOs",
     "ratelimits": "RateLimits",
+    "sessionrowschanged": "SessionRowsChanged",
 }
 DATA_DICTIONARY = "datadictionary"
 VARIANTS = {"bulk": "bulk", "incremental": "sync"}

@@ -4,6 +4,7 @@ idempotent writer (``exactsql.api.writes``), within the run's call cap and the e
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ class WriteSession:
         self.transaction = Held()
         self.references = References()
         self.shadow: WriteSession | None = None  # what explain simulates, apart from the real transaction
+        self.changes: list[dict[str, Any]] = []  # SessionRowsChanged: one entry per row written or refused
         self._writers: dict[str, Writer] = {}
 
     def writer(self, engine: Engine, alias: str) -> Writer:
@@ -312,11 +314,13 @@ class Sent:
         return ", ".join(parts) or "nothing"
 
 
-def _send_all(rows: list[Row], send: Callable[[Row], Outcome], sent: Sent, reserve: int) -> None:
+def _send_all(
+    engine: Engine, action: str, rows: list[Row], send: Callable[[Row], Outcome], sent: Sent, reserve: int
+) -> None:
     """Sends every row in order. Stops, with what went, what failed and when it can go on, at the error
     reserve of an endpoint (the client refuses the call), at the run's call cap, or when Exact has refused
     ``reserve`` writes of this batch (its business rules answer with 500, which the error budget does not
-    count: the batch does)."""
+    count: the batch does). Each outcome goes to SessionRowsChanged."""
     for done, row in enumerate(rows):
         refused = sent.count("failed")
         try:
@@ -336,6 +340,20 @@ def _send_all(rows: list[Row], send: Callable[[Row], Outcome], sent: Sent, reser
                 + "Run the same script again then: rows already written are recognised and not sent twice.",
             ) from None
         sent.add(row.label, row.target.endpoint, row.division, outcome)
+        engine.writes.changes.append(
+            {
+                "Statement": engine._statement,
+                "TableName": row.target.endpoint,
+                "Division": row.division,
+                "Action": action,
+                "Row": row.label,
+                "ID": outcome.id,
+                "Status": outcome.status,
+                "Successful": outcome.ok,
+                "ErrorMessage": None if outcome.ok else outcome.message,
+                "ExecutionDateUtc": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            }
+        )
 
 
 def _reserve(engine: Engine, rows: list[Row]) -> int:
@@ -370,9 +388,8 @@ def _post_rows(engine: Engine, session: WriteSession, rows: list[Row], what: str
                 Outcome("invalid", None, "; ".join(p.message for p in row.all_problems())),
             )
     clock = time.perf_counter()
-    _send_all(
-        valid, lambda r: session.writer(engine, r.alias).post(_intent(r)), sent, _reserve(engine, valid)
-    )
+    post: Callable[[Row], Outcome] = lambda r: session.writer(engine, r.alias).post(_intent(r))  # noqa: E731
+    _send_all(engine, "insert", valid, post, sent, _reserve(engine, valid))
     _record_io(engine, sent, clock)
     return StatementResult(what, sent.table(), None, engine.ios[started:], f"{what}: {sent.summary()}.")
 
@@ -487,7 +504,8 @@ def _change(
             return writer.put(target.endpoint, int(r.division or 0), r.identity, r.body)
         return writer.delete(target.endpoint, int(r.division or 0), target.key or "ID", r.identity)
 
-    _send_all(valid, send, sent, _reserve(engine, valid))
+    action = "update" if isinstance(statement, Update) else "delete"
+    _send_all(engine, action, valid, send, sent, _reserve(engine, valid))
     _record_io(engine, sent, clock)
     verb = "update" if isinstance(statement, Update) else "delete from"
     return StatementResult(
