@@ -342,8 +342,10 @@ def explain(
                 why = "the divisions of use all" if item.statement.all_divisions else "the codes of use"
             console.print(f"[bold]{escape(io.endpoint)}[/]  {io.calls} call{'s' * (io.calls != 1)} ({why})")
             total += io.calls
+        label = "use" if isinstance(item.statement, UseStatement) else "statement"
+        if item.message:  # what use chose, what a script or write statement does (writes: their calls)
+            console.print(f"[bold]{label}[/]: {escape(item.message)}", soft_wrap=True)
         if item.plan is None:
-            console.print(f"[bold]use[/]: {escape(item.message)}")
             continue
         for spec in item.plan.fetches:
             console.print(f"[bold]{escape(spec.ref.display)}[/]  as {spec.name}")

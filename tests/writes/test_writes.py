@@ -207,6 +207,8 @@ def test_explain_of_writes_makes_no_call(engine: Engine, control: httpx.Client, 
         "identified by 'X'; commit"
     )
     assert "needs at least one line" in bad[-1].message
+    implicit = fresh.explain(invoice_script(books, ["E-3"], begin=False))
+    assert implicit[-1].message.startswith("at the end of the script, sends 1 POST(s)")
     assert api_calls(control) == before
 
 

@@ -434,6 +434,9 @@ class Engine:
                 else:
                     plan = self.plan(statement)
                     out.append(Explained(statement, plan, "", self.ios[before:]))
+        end = dml.explain_end(self)  # headers held without begin transaction go at the end of the script
+        if end is not None:
+            out.append(Explained(exp.Command(this="COMMIT"), None, end, []))
         return out
 
     def _run_query(self, tree: exp.Expression) -> StatementResult:

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from exactsql.sql.dml.run import WriteSession, check, execute, explain, is_write
+from exactsql.sql.dml.run import WriteSession, check, execute, explain, explain_end, is_write
 from exactsql.sql.dml.statements import KINDS, parse, writes_to_exact
 
-__all__ = ["KINDS", "WriteSession", "check", "execute", "explain", "is_write", "parse", "writes_to_exact"]
+__all__ = [
+    "KINDS",
+    "WriteSession",
+    "check",
+    "execute",
+    "explain",
+    "explain_end",
+    "is_write",
+    "parse",
+    "writes_to_exact",
+]

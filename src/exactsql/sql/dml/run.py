@@ -566,6 +566,18 @@ def explain(engine: Engine, node: exp.Expression) -> tuple[Plan | None, str]:
     )
 
 
+def explain_end(engine: Engine) -> str | None:
+    """What the end of an explained script does with headers held without ``begin transaction`` (it sends
+    them), or None when none are held."""
+    shadow = engine.writes.shadow
+    if shadow is None or shadow.transaction.explicit or not shadow.transaction.held():
+        return None
+    headers = list(shadow.transaction.headers.values())
+    problems = shadow.transaction.orphans + _prepare(engine, shadow, headers, True, True)
+    shadow.transaction = Held()
+    return _calls_text(headers, problems, "at the end of the script, sends")
+
+
 def _calls_text(rows: list[Row], problems: list[Problem], verb: str) -> str:
     endpoints = sorted({r.target.endpoint for r in rows})
     lines = sum(len(r.lines) for r in rows)
