@@ -255,3 +255,24 @@ def test_max_calls_holds_for_writes(engine: Engine, control: httpx.Client, books
         3 - int(went.group(1))
     )
     assert [len(_with_ref(control, books["division"], ref)) for ref in ("M-1", "M-2", "M-3")] == [1, 1, 1]
+
+
+def test_insert_select_from_script_tables_and_from_exact(
+    engine: Engine, control: httpx.Client, books: dict
+) -> None:
+    engine.run(
+        "create table plan@inmemorystorage as select 'S' || code code, 'Copied ' || description description "
+        "from glaccounts where code in ('0100', '0110');"
+        "insert into GLAccounts (Code, Description) select code, description from plan@inmemorystorage;"
+        "insert into GLAccounts (Code, Description) select 'T' || Code, Description from GLAccounts "
+        "where Code = '0100'"
+    )
+    codes = {
+        r["Code"].strip(): r["Description"]
+        for r in snapshot(control, books["division"], "financial/GLAccounts")
+    }
+    assert {c: codes.get(c, "").startswith("Copied") for c in ("S0100", "S0110")} == {
+        "S0100": True,
+        "S0110": True,
+    }
+    assert "T0100" in codes
