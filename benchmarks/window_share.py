@@ -3,10 +3,11 @@
 A real sandbox server (``exactsql sandbox``: ``--divisions`` medium divisions, sped up by ``--time-scale``, so
 that a minute window lasts 60/scale seconds) and a connection with Exact's limits (60 calls a minute, 5,000
 a day per division). One process runs ``use all`` and a query that reads transaction lines in every
-division; the sandbox's bulk pages are set to 60 rows so that each division takes several windows. From the
+division; the sandbox's bulk pages are set to 250 rows so that each division takes several windows. From the
 sandbox's request log, per division and sandbox minute: the calls admitted. A window counts when the
 division was read before and after it (its first and last window are partial); its share is calls / limit.
-Printed: every division's share, their mean and minimum, and the 429s (there must be none).
+Printed: every division's share, their mean and minimum, the share of all divisions' windows together over
+the query's full windows (a division not being read then counts as unused), and the 429s (none allowed).
 
 Usage: python benchmarks/window_share.py [--divisions 8] [--size medium] [--time-scale 5] [--workers N]
        [--store sqlite|postgresql|redis]
@@ -35,7 +36,7 @@ from benchmarks.cluster_harness import Stores, using_env  # noqa: E402
 from exactsql.sandbox.process import SandboxProcess  # noqa: E402
 
 QUERY = "use all; select division, count(*) from transactionlines where amountdc <> 0 group by division"
-PAGE_ROWS = 60
+PAGE_ROWS = 250
 
 
 def measure(
@@ -101,6 +102,11 @@ def _shares(log: list[dict], clock: dict, real_at: float, seconds: float, rows: 
             refused[division] += 1
             continue
         calls[division][minute(entry["time"])] += 1
+    every = set().union(*calls.values()) if calls else set()
+    inner = range(min(every) + 1, max(every)) if every else range(0)
+    combined = (
+        sum(c[m] for c in calls.values() for m in inner) / (60 * len(calls) * len(inner)) if inner else None
+    )
     shares = {}
     for division, per_minute in sorted(calls.items()):
         first, last = min(per_minute), max(per_minute)
@@ -110,7 +116,15 @@ def _shares(log: list[dict], clock: dict, real_at: float, seconds: float, rows: 
             len(full),
             sum(per_minute.values()),
         )
-    return {"shares": shares, "refused": dict(refused), "seconds": seconds, "rows": rows, "scale": scale}
+    return {
+        "shares": shares,
+        "combined": combined,
+        "windows": len(inner),
+        "refused": dict(refused),
+        "seconds": seconds,
+        "rows": rows,
+        "scale": scale,
+    }
 
 
 def table(result: dict, label: str = "") -> str:
@@ -120,6 +134,11 @@ def table(result: dict, label: str = "") -> str:
         shown = f"{100 * share:5.1f}%" if share is not None else "  (none full)"
         lines.append(f"{label}{division:<12}{windows:>12}{total:>8}   {shown}")
     known = [s for s, _, _ in result["shares"].values() if s is not None]
+    if result["combined"] is not None:
+        lines.append(
+            f"{label}all divisions together: {100 * result['combined']:.1f}% of their minute windows over the "
+            f"{result['windows']} full windows of the query"
+        )
     if known:
         lines.append(
             f"{label}mean {100 * sum(known) / len(known):.1f}%, lowest {100 * min(known):.1f}%, "
