@@ -27,7 +27,6 @@ import logging
 import os
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -258,14 +257,6 @@ def bench(info: dict, control: httpx.Client, args: argparse.Namespace, tmp: Path
     session.close()
 
 
-def drain(server: SandboxProcess) -> None:
-    """Reads the server's standard error as it comes: each lost answer makes it log a warning, and a pipe
-    nobody reads stops the server once it is full."""
-    stream = server.proc.stderr if server.proc is not None else None
-    if stream is not None:
-        threading.Thread(target=lambda: collections.deque(stream, maxlen=0), daemon=True).start()
-
-
 def main() -> int:
     """Runs the benchmark and prints its figures."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -285,7 +276,6 @@ def main() -> int:
             SandboxProcess("--divisions", "1") as server,
             httpx.Client(base_url=server.info["base_url"], timeout=300) as control,
         ):
-            drain(server)
             bench(server.info, control, args, tmp)
     return 0
 

@@ -17,7 +17,8 @@ class SandboxProcess:
     """Starts ``exactsql sandbox --port 0`` with extra arguments and reads its info file.
 
     Use as a context manager; ``info`` holds base_url, client_id, client_secret, redirect_uri, users
-    and divisions once it has started.
+    and divisions once it has started. What the server writes to standard error goes to ``log_file`` (a
+    pipe nobody reads would stop the server once full).
     """
 
     def __init__(self, *args: str, startup_timeout: float = 60.0) -> None:
@@ -25,6 +26,7 @@ class SandboxProcess:
         self.startup_timeout = startup_timeout
         self._dir = tempfile.TemporaryDirectory(prefix="exactsql-sandbox-")
         self.info_file = Path(self._dir.name) / "info.json"
+        self.log_file = Path(self._dir.name) / "stderr.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.info: dict = {}
 
@@ -41,17 +43,19 @@ class SandboxProcess:
             str(self.info_file),
             *self.args,
         ]
-        self.proc = subprocess.Popen(
-            command,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+        with self.log_file.open("wb") as log:
+            self.proc = subprocess.Popen(
+                command,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
         deadline = time.monotonic() + self.startup_timeout
         while not self.info_file.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                said = self.log_file.read_text(errors="replace")[-2000:]
                 self.stop()
-                raise RuntimeError(f"the sandbox did not start: {' '.join(command)}")
+                raise RuntimeError(f"the sandbox did not start: {' '.join(command)}\n{said}")
             time.sleep(0.02)
         self.info = json.loads(self.info_file.read_text())
         self.info["info_file"] = str(self.info_file)
