@@ -174,7 +174,10 @@ def restart(job: Job) -> None:
     it in full as the first time; a reload keeps its rows until its swap replaces them."""
     plan, conn = job.plan, job.conn
     if plan.strategy != RELOAD:
-        job.out.call(lambda: conn.delete_rows(plan.spec, job.division if plan.partitioned else None))
+        job.out.call(
+            lambda: conn.delete_rows(plan.spec, job.division if plan.partitioned else None),
+            needs=(plan.spec.name,),
+        )
     job.out.save(job.save, cursor=None, resume=None, loaded=False, row_count=None)
     job.state = dataclasses.replace(job.state, cursor=None, resume=None, loaded=False, row_count=None)
 
@@ -211,7 +214,7 @@ def run_sync(job: Job) -> None:
         job.tally.rows += batch.num_rows
         job.progress.rows(batch.num_rows)
         out.maybe_flush()
-    out.call(lambda: job.save(row_count=row_count(job)))
+    out.call(lambda: job.save(row_count=row_count(job)), late=True)
 
 
 # -- sync/Deleted -----------------------------------------------------------------------------------------
@@ -239,7 +242,7 @@ def run_deleted(job: Job, targets: dict[int, TableSpec]) -> None:
             if mine.num_rows:
                 keys = mine.column("EntityKey").to_pylist()
                 stamps = mine.column("Timestamp").to_pylist()
-                out.call(deletion(spec, keys, stamps))
+                out.call(deletion(spec, keys, stamps), needs=(spec.name,))
         out.save(job.save, cursor=cursor, loaded=True)
         job.tally.rows += page.num_rows
         job.progress.rows(page.num_rows)
@@ -353,7 +356,7 @@ def run_reload(job: Job) -> None:
         note = orjson.dumps({**last, "at": time.time()}).decode()
         job.save(resume=note, loaded=True, row_count=count)
 
-    out.call(swap)
+    out.call(swap, late=True)
 
 
 # -- Modified ---------------------------------------------------------------------------------------------
@@ -392,4 +395,6 @@ def run_modified(job: Job) -> None:
     following = cursor
     if seen is not None:
         following = max(cursor or 0, seen - MODIFIED_LAG_MS)
-    out.call(lambda: job.save(cursor=following, resume=None, loaded=True, row_count=row_count(job)))
+    out.call(
+        lambda: job.save(cursor=following, resume=None, loaded=True, row_count=row_count(job)), late=True
+    )

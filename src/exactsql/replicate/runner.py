@@ -304,6 +304,10 @@ class Run:
             self._round = conn.begin_round(self._tables, self._all_divisions, join=self.worker)
         finally:
             conn.close()
+        # one batch for the process's threads: the rows of many divisions go in one bulk write per table
+        self._batch = Batch(self.target.connect(), self.commit_rows)
+        self._pending: list[_Pending] = []
+        self._batch.closing = lambda: self._write_ledger(self._batch.conn, self._pending)
         beat = threading.Thread(target=self._heartbeat, name="exactsql-lease", daemon=True)
         beat.start()
         threads = [
@@ -322,6 +326,9 @@ class Run:
                 thread.join()
             raise
         finally:
+            with contextlib.suppress(Exception):
+                self._commit(self._batch, self._pending)
+            self._batch.conn.close()
             self._done.set()
             beat.join()
             _live_owners.discard(self.owner)
@@ -365,14 +372,12 @@ class Run:
 
         client = self.session.client(on_wait)
         conn = self.target.connect()
-        batch = Batch(conn, self.commit_rows)
-        pending: list[_Pending] = []
-        batch.closing = lambda: self._write_ledger(conn, pending)
+        batch, pending = self._batch, self._pending
         try:
             while not self.stop.is_set():
                 rows, waiting, held = self._claim(conn)
                 if not rows:
-                    self._commit(batch, pending, conn)
+                    self._commit(batch, pending)
                     if waiting and not self.stop.is_set():
                         time.sleep(0.1)
                         continue
@@ -390,16 +395,16 @@ class Run:
                             break
                         self._one(row, client, conn, waits, current, batch, pending)
                         if batch.due():
-                            self._commit(batch, pending, conn)
+                            self._commit(batch, pending)
                 finally:
                     with contextlib.suppress(Exception):  # a store away: the slots end with their window
                         client.flush()  # rate slots leased for this division and not used go back
                     with self._lock:
                         self._busy.discard(rows[0].division)
-            self._commit(batch, pending, conn)
+            self._commit(batch, pending)
         except BaseException as exc:
             with contextlib.suppress(Exception):
-                self._commit(batch, pending, conn)
+                self._commit(batch, pending)
             with self._lock:
                 if self._fatal is None:
                     self._fatal = exc
@@ -419,9 +424,14 @@ class Run:
         batch.call(lambda: batch.conn.record_runs(entries))
         batch.call(lambda: batch.conn.release_items(self.owner, items))
 
-    def _commit(self, batch: Batch, pending: list[_Pending], conn: TargetConnection) -> None:
-        """Commits the worker's batch; when that fails (a claim lost, the replica failed), none of its items
+    def _commit(self, batch: Batch, pending: list[_Pending]) -> None:
+        """Commits the process's batch; when that fails (a claim lost, the replica failed), none of its items
         completed: each is reported so and released (not done) where this process still holds it."""
+        with batch.lock:
+            self._commit_locked(batch, pending)
+
+    def _commit_locked(self, batch: Batch, pending: list[_Pending]) -> None:
+        conn = batch.conn
         try:
             batch.flush()
             pending.clear()
@@ -484,7 +494,7 @@ class Run:
         item = self.progress.start(name, division, plan.strategy, expected)
         current["item"] = item
         job = jobs.Job(
-            plan, division, row, client, conn, self.owner, self.lease, item, self.stop.is_set,
+            plan, division, row, client, batch.conn, self.owner, self.lease, item, self.stop.is_set,
             calls_before=client.calls, batch=batch,
         )  # fmt: skip
         waits_before = waits["n"]
@@ -535,11 +545,12 @@ class Run:
             entry.outcome.deleted, entry.outcome.shortfall = entry.tally.deleted, entry.tally.shortfall
             entry.complete = True
 
-        batch.call(ended)
-        pending.append(entry)
-        batch.after(lambda: self._record(entry.outcome))
+        with batch.lock:  # a flush takes the item's end with its entry, or neither
+            batch.call(ended, late=True)
+            pending.append(entry)
+            batch.after(lambda: self._record(entry.outcome))
         if fatal is not None or status != "ok":
-            self._commit(batch, pending, conn)
+            self._commit(batch, pending)
         if fatal is not None:
             raise fatal
 
