@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import itertools
 import logging
 import threading
 import time
@@ -198,12 +199,15 @@ class Sandbox:
         self, request: Request, kind: str, seconds: float, done: Response | None = None
     ) -> Response:
         self.stats.by_status[f"fault:{kind}"] += 1
-        self.log_request(
-            request,
-            0 if kind in ("timeout", "reset", *AFTER_WORK) else int(kind) if kind.isdigit() else 200,
-            None,
-            {"fault": kind},
-        )
+        if kind in AFTER_WORK:
+            self._mark_logged(request, kind)  # one request, logged once: with what was done, and unanswered
+        else:
+            self.log_request(
+                request,
+                0 if kind in ("timeout", "reset") else int(kind) if kind.isdigit() else 200,
+                None,
+                {"fault": kind},
+            )
         if kind in ("500", "503"):
             return odata_error(
                 int(kind), "An internal server error occurred." if kind == "500" else "Service Unavailable"
@@ -216,6 +220,14 @@ class Sandbox:
         if kind in AFTER_WORK:  # the work is done; the connection drops before the answer
             return Response(0, {}, b"", fault="reset")
         return Response(0, {}, b"", fault=kind, fault_seconds=seconds)
+
+    def _mark_logged(self, request: Request, kind: str) -> None:
+        """Marks the log entry of ``request`` (the work was done, the answer is lost) with the fault."""
+        for entry in itertools.islice(reversed(self.requests), 64):
+            if entry["method"] == request.method and entry["path"] == request.path and "fault" not in entry:
+                entry["fault"] = kind
+                return
+        self.log_request(request, 0, None, {"fault": kind})
 
     def log_request(
         self, request: Request, status: int, division: int | None, extra: dict | None = None
