@@ -10,7 +10,9 @@ naive timestamps holding Exact's CET/CEST wall-clock time.
 from __future__ import annotations
 
 import io
+import os
 import re
+import tempfile
 from collections.abc import Iterable, Sequence
 
 import orjson
@@ -135,3 +137,62 @@ def rows_to_arrow(rows: Iterable[dict], columns: Sequence[Column]) -> pa.Table:
         else:
             arrays.append(pa.array(values, arrow_type(c.edm)))
     return pa.Table.from_arrays(arrays, schema=schema_for(columns))
+
+
+#: Bytes of Arrow pages a read keeps in memory before it writes them to a file (``EXACTSQL_SPILL_BYTES``).
+SPILL_BYTES = 64 * 1024 * 1024
+
+
+class PageSpool:
+    """The Arrow pages of one read as they arrive: in memory up to ``limit`` bytes, beyond that appended to
+    an Arrow IPC file in the temporary directory, which ``table`` maps into memory (zero copy: its pages are
+    the kernel's to load and evict, not the process's heap). A read of a million rows so holds at most
+    ``limit`` bytes of pages of its own; the file is unlinked as soon as it is mapped."""
+
+    def __init__(self, schema: pa.Schema, limit: int | None = None) -> None:
+        self.schema = schema
+        self.limit = limit if limit is not None else int(os.environ.get("EXACTSQL_SPILL_BYTES", SPILL_BYTES))
+        self._held: list[pa.Table] = []
+        self._bytes = 0
+        self._file: str | None = None
+        self._writer: pa.ipc.RecordBatchFileWriter | None = None
+        self.rows = 0
+
+    @property
+    def spilled(self) -> bool:
+        """Whether the pages went to a file."""
+        return self._file is not None
+
+    def add(self, page: pa.Table) -> None:
+        """One more page (with the spool's schema)."""
+        self.rows += page.num_rows
+        if self._writer is None and self._bytes + page.nbytes <= self.limit:
+            self._held.append(page)
+            self._bytes += page.nbytes
+            return
+        if self._writer is None:
+            handle, self._file = tempfile.mkstemp(prefix="exactsql-pages-", suffix=".arrow")
+            os.close(handle)
+            self._writer = pa.ipc.new_file(self._file, self.schema)
+            for held in self._held:
+                self._writer.write_table(held)
+            self._held, self._bytes = [], 0
+        self._writer.write_table(page)
+
+    def table(self) -> pa.Table:
+        """Every page as one table (memory-mapped when spilled)."""
+        if self._writer is None or self._file is None:
+            return pa.concat_tables(self._held) if self._held else self.schema.empty_table()
+        self._writer.close()
+        try:
+            return pa.ipc.open_file(pa.memory_map(self._file)).read_all()
+        finally:
+            os.unlink(self._file)
+            self._writer, self._file = None, None
+
+    def discard(self) -> None:
+        """Drops the pages (and the file)."""
+        if self._writer is not None and self._file is not None:
+            self._writer.close()
+            os.unlink(self._file)
+        self._held, self._writer, self._file = [], None, None

@@ -24,7 +24,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from exactsql.api.client import ExactClient
-from exactsql.api.convert import page_to_arrow, schema_for
+from exactsql.api.convert import PageSpool, page_to_arrow, schema_for
 from exactsql.api.session import Session
 from exactsql.catalog import Column, load_catalog
 from exactsql.sql import dictionary, dml, reach, script, types
@@ -512,23 +512,21 @@ class Engine:
         expected = -(-spec.estimated_calls // len(targets)) if spec.estimated_calls else None
 
         page_columns = [c for c in columns if c.name != "Division" or not partitioned]
-        tables: dict[int | None, list[pa.Table]] = {d: [] for d in targets}
+        # pages as Arrow as they arrive; beyond SPILL_BYTES a division's go to a memory-mapped file
+        tables = {d: PageSpool(schema_for(page_columns)) for d in targets}
 
         def on_page(read: DivisionRead, body: bytes) -> None:
-            tables[read.division].append(page_to_arrow(body, page_columns))
+            page = page_to_arrow(body, page_columns)
+            tables[read.division].add(page)
             if self.on_page is not None:
-                self.on_page(path.endpoint, read.division, tables[read.division][-1].num_rows, expected)
+                self.on_page(path.endpoint, read.division, page.num_rows, expected)
 
         reads = read_divisions(client, path.endpoint, params, targets, self._workers(alias), on_page)
         with contextlib.suppress(Exception):  # a store away: the slots end with their window
             client.flush()  # slots leased and not used go back to the other processes
         parts = []
         for read in reads:
-            table = (
-                pa.concat_tables(tables[read.division])
-                if tables[read.division]
-                else schema_for(page_columns).empty_table()
-            )
+            table = tables[read.division].table()
             if partitioned:
                 table = table.append_column(
                     DIVISION.name, pa.array([read.division] * table.num_rows, pa.int32())
