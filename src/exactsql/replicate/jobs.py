@@ -337,8 +337,12 @@ def run_reload(job: Job) -> None:
             if held is not None:
                 held.append((page, nxt))
                 held_rows += page.num_rows
-                if nxt is None and job.digest == known.get("digest"):  # type: ignore[union-attr]
-                    return  # every page as it was: nothing to write
+                assert known is not None
+                if nxt is None and job.digest == known.get("digest"):  # every page as it was: no rows written
+                    if signature != known.get("probe"):  # the probe the next run compares with
+                        note = {**known, "probe": signature, "at": time.time()}
+                        out.save(job.save, resume=orjson.dumps(note).decode())
+                    return
                 if nxt is not None and held_rows < out.max_rows:
                     continue
                 pages, held = held, None
