@@ -289,7 +289,8 @@ def call_costs() -> None:
     except ImportError as exc:
         print(f"  NOT MEASURED HERE: benchmarks/call_cost.py cannot be imported ({exc}).")
         return
-    print(call_cost_table())
+    print("  (benchmarks/call_cost.py's call_cost_table, 300 calls × 2 rounds per cell)")
+    print(call_cost_table(calls=300, rounds=2))
 
 
 def main() -> int:

@@ -569,15 +569,15 @@ class TargetConnection:
         """Gives up the claims of several (table, division, done) items in one statement per kind."""
         ph = self.placeholder
         for done in (True, False):
-            keys = [(t, d) for t, d, flag in items if flag is done]
-            if not keys:
-                continue
-            pairs = " OR ".join([f"(table_name = {ph} AND division = {ph})"] * len(keys))
-            extra = f", done_at = {ph}" if done else ""
-            self.execute(
-                f"UPDATE {CURSORS} SET owner = NULL, lease_until = NULL{extra} WHERE owner = {ph} AND ({pairs})",
-                [*([self.now()] if done else []), owner, *(v for k in keys for v in k)],
-            )
+            every = [(t, d) for t, d, flag in items if flag is done]
+            for start in range(0, len(every), 100):  # SQLite parses at most 1,000 nested ORs
+                keys = every[start : start + 100]
+                pairs = " OR ".join([f"(table_name = {ph} AND division = {ph})"] * len(keys))
+                extra = f", done_at = {ph}" if done else ""
+                self.execute(
+                    f"UPDATE {CURSORS} SET owner = NULL, lease_until = NULL{extra} WHERE owner = {ph} AND ({pairs})",
+                    [*([self.now()] if done else []), owner, *(v for k in keys for v in k)],
+                )
 
     def record_runs(self, entries: Sequence[Sequence[Any]]) -> None:
         """Writes run-history entries (run_id, table, division, strategy, host, pid, started, ended, status,
@@ -590,12 +590,14 @@ class TargetConnection:
             "row_count", "deleted", "calls", "errors", "waits", "message",
         )  # fmt: skip
         updated = ", ".join(f"{n} = excluded.{n}" for n in names[7:])
-        rows = ", ".join([f"({self.p(len(names))})"] * len(entries))
-        self.execute(
-            f"INSERT INTO {RUNS} ({', '.join(names)}) VALUES {rows} ON CONFLICT (run_id, table_name, division) "
-            f"DO UPDATE SET {updated}",
-            [self.ts(v) if isinstance(v, dt.datetime) else v for e in entries for v in e],
-        )
+        for start in range(0, len(entries), 500):  # within every driver's limit of parameters
+            chunk = entries[start : start + 500]
+            rows = ", ".join([f"({self.p(len(names))})"] * len(chunk))
+            self.execute(
+                f"INSERT INTO {RUNS} ({', '.join(names)}) VALUES {rows} ON CONFLICT (run_id, table_name, "
+                f"division) DO UPDATE SET {updated}",
+                [self.ts(v) if isinstance(v, dt.datetime) else v for e in chunk for v in e],
+            )
 
     def run_started(self, run_id: str, table: str, division: int, strategy: str, host: str, pid: int) -> None:
         """Records the start of one (table, division) in the run history."""
