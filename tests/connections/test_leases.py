@@ -181,3 +181,28 @@ def test_a_slot_is_kept_only_while_the_reserve_is_mostly_free() -> None:
     before = store.transactions
     errors.settle(errors.admit(1, GL), 200, 1, GL)
     assert store.transactions - before == 2  # taken and freed, as before leases
+
+
+def test_slots_of_a_lease_its_window_ended_on_go_back_to_the_day() -> None:
+    store, clock = MemoryStore(), FixedClock(1000.0)
+    rates = process(store, clock)
+    known_window(store, rates, reset=1060.0)
+    rates.acquire(1)  # a lease of 6: one sent, five held
+    assert rates.state(1).day.used == 6
+    clock.t = 1061.0  # the window ended before the process needed them
+    rates.acquire(1)
+    day = rates.state(1).day.used
+    assert day <= 1 + 6  # the first call, and the new lease: the five left over are not counted in the day
+    rates.flush()
+    assert rates.state(1).day.used == 2  # two calls were sent today
+
+
+def test_the_days_last_calls_are_admitted_one_at_a_time() -> None:
+    store, clock = MemoryStore(), FixedClock(1000.0)
+    first, second = process(store, clock), process(store, clock)
+    minute = Window(used=0, limit=60, reset=1060.0, length=60.0)
+    state = RateState(minute, Window(used=4994, limit=5000)).dump()
+    store.update(first._key(1), lambda _: (state, None))
+    first.acquire(1)
+    second.acquire(1)  # with 6 calls left today, one process must not hold them all
+    assert first.state(1).day.used == 4996

@@ -218,6 +218,13 @@ class WindowFull(Exception):
         self.division, self.until = division, until
 
 
+def _same_day(day: Window, admitted: float) -> bool:
+    """Whether calls counted in a minute window that ended at ``admitted`` are in ``day``'s current count."""
+    if day.reset is not None and admitted > day.reset:
+        return False
+    return day.ended is None or admitted > day.ended
+
+
 def default_lease(minutely: int) -> int:
     """Calls one admission counts at most: a tenth of the minute's limit, between 1 and 32."""
     return max(1, min(32, minutely // 10))
@@ -405,8 +412,8 @@ class RateBudget:
             return 1
         left = min(minute.limit - minute.used, st.day.limit - st.day.used)
         near = admitted - minute.guard() - now < (minute.length or MINUTE) * LEASE_TAIL
-        if near and left < SCARCE * self.lease:
-            return 1
+        if (near and left < SCARCE * self.lease) or st.day.limit - st.day.used < SCARCE * self.lease:
+            return 1  # the day's last calls are not held by one process while others need them
         return max(1, min(self.lease, left))
 
     def _from_lease(self, division: int) -> tuple[float] | None:
@@ -416,12 +423,15 @@ class RateBudget:
             if lease is None or lease.slots <= 0:
                 return None
             if self.clock.now() >= lease.use_by:
-                del self._leases[division]  # counted in a window that is closing: lost (it ends anyway)
-                return None
-            lease.slots -= 1
-            if lease.slots == 0:
-                del self._leases[division]
-            return (lease.window,)
+                del self._leases[division]  # its minute window is closing: the slots go back to the day
+                expired = lease
+            else:
+                lease.slots -= 1
+                if lease.slots == 0:
+                    del self._leases[division]
+                return (lease.window,)
+        self.release(division, expired.window, expired.slots)
+        return None
 
     def release(self, division: int, admitted: float | None, count: int = 1) -> None:
         """Gives back ``count`` calls that :meth:`acquire` admitted but that were never sent (a token or the
@@ -449,6 +459,9 @@ class RateBudget:
                     if st.minute.used > floor:
                         st.minute.uncount()
                     st.day.uncount()
+            elif admitted is not None and _same_day(st.day, admitted):
+                for _ in range(count):  # the minute window has passed, but the day still counts them
+                    st.day.uncount()
             return st.dump(), None
 
         self.store.update(self._key(division), give_back)
@@ -459,11 +472,10 @@ class RateBudget:
         with self._lock:
             leases, self._leases = self._leases, {}
             divisions = set(self._pending) | set(leases)
-        now = self.clock.now()
         for division in sorted(divisions):
             lease = leases.get(division)
-            if lease is not None and lease.slots > 0 and now < lease.use_by:
-                self.release(division, lease.window, lease.slots)
+            if lease is not None and lease.slots > 0:
+                self.release(division, lease.window, lease.slots)  # to the day, when the minute has passed
             else:
                 self.release(division, None, 0)
 
