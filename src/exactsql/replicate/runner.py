@@ -182,11 +182,11 @@ def resolve_divisions(session: Session, divisions: Sequence[int] | str | None) -
     """The divisions to replicate: given codes, ``"all"`` the user's divisions, None the current one."""
     client = session.client()
     if divisions is None:
-        return [int(client.me()["CurrentDivision"])]
+        return [int(session.me(client)["CurrentDivision"])]
     if isinstance(divisions, str):
         if divisions.strip().lower() != "all":
             return [int(d) for d in divisions.replace(" ", "").split(",") if d]
-        current = int(client.me()["CurrentDivision"])
+        current = int(session.me(client)["CurrentDivision"])
         codes = [
             int(row["Code"])
             for page in client.pages("system/Divisions", {"$select": "Code"}, current)
