@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import httpx
 
 from exactsql.sandbox.core import Sandbox
+from exactsql.sandbox.process import SandboxProcess
 from exactsql.sandbox.transport import SandboxTransport
 from tests.sandbox_client import SandboxClient
 
@@ -37,3 +38,10 @@ def reset_control(server: dict, settings: dict) -> Iterator[httpx.Client]:
         http.post("/_sandbox/reset").raise_for_status()
         http.post("/_sandbox/settings", json=settings).raise_for_status()
         yield http
+
+
+@contextlib.contextmanager
+def sandbox_server(divisions: int) -> Iterator[dict]:
+    """``exactsql sandbox`` with ``divisions`` small divisions, in a process of its own; its info."""
+    with SandboxProcess("--divisions", str(divisions)) as sandbox:
+        yield sandbox.info

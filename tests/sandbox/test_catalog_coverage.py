@@ -12,11 +12,10 @@ import pytest
 
 from exactsql.api.session import open_session
 from exactsql.catalog import AccessPath, load_catalog
-from exactsql.sandbox.process import SandboxProcess
 from exactsql.sql.dialect import SQLError
 from exactsql.sql.engine import Engine
 from tests.connections.helpers import make_connection
-from tests.sandbox.helpers import reset_control
+from tests.sandbox.helpers import reset_control, sandbox_server
 from tests.sandbox_client import SandboxClient
 
 UNLIMITED = {"minutely_limit": 1_000_000, "daily_limit": 1_000_000}
@@ -30,8 +29,8 @@ _LITERALS = {
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[dict]:
-    with SandboxProcess("--divisions", "3") as sandbox:
-        yield sandbox.info
+    with sandbox_server(3) as info:
+        yield info
 
 
 @pytest.fixture()

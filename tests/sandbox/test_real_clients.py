@@ -27,8 +27,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from exactsql.sandbox.process import SandboxProcess
-from tests.sandbox.helpers import reset_control
+from tests.sandbox.helpers import reset_control, sandbox_server
 
 UNLIMITED = {"minutely_limit": 1_000_000, "daily_limit": 1_000_000, "error_limit": 1_000_000}
 ANY_LINE = "ID ne guid'00000000-0000-0000-0000-000000000000'"
@@ -41,8 +40,8 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 @pytest.fixture(scope="module")
 def server() -> Iterator[dict]:
     """``exactsql sandbox`` with two small divisions."""
-    with SandboxProcess("--divisions", "2") as sandbox:
-        yield sandbox.info
+    with sandbox_server(2) as info:
+        yield info
 
 
 @pytest.fixture()

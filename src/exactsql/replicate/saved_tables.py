@@ -85,8 +85,9 @@ class ReplicaTables(memory.TableStorage):
         db = self._db()
         body = ", ".join(f"{db.q(c.name)} {db.sql_type(c.edm)}" for c in columns)
         with db.transaction():
-            if self._get(name) is not None:
-                self._forget(db, name)
+            existing = self._get(name)
+            if existing is not None:
+                self._forget(db, existing.name)
             db.create_table(name, body, "")
             db.append(name, table.cast(schema_for(columns)))
             db.execute(
@@ -105,13 +106,10 @@ class ReplicaTables(memory.TableStorage):
             self._forget(db, stored.name)
 
     @staticmethod
-    def _forget(db: TargetConnection, name: str) -> None:
-        written = db.execute(
-            f"SELECT {db.q('name')} FROM {db.q(REGISTRY)} WHERE {db.q('lname')} = {db.p(1)}", [name.lower()]
-        ).fetchall()
-        if written:
-            db.drop_table(written[0][0])
-        db.execute(f"DELETE FROM {db.q(REGISTRY)} WHERE {db.q('lname')} = {db.p(1)}", [name.lower()])
+    def _forget(db: TargetConnection, written: str) -> None:
+        """Drops the saved table ``written`` (its name as the registry has it) and its registry row."""
+        db.drop_table(written)
+        db.execute(f"DELETE FROM {db.q(REGISTRY)} WHERE {db.q('lname')} = {db.p(1)}", [written.lower()])
 
     def _read(self, stored: memory.Stored) -> pa.Table:
         return self._db().read(stored.name, stored.columns)
