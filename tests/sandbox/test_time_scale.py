@@ -37,9 +37,12 @@ def test_minute_windows_last_one_real_second(fast: SandboxClient) -> None:
     division = fast.divisions[0]
     fast.login()
     params = {"$filter": "Code ne ''", "$select": "Code"}
+    sent = time.time()
     first = fast.get(f"{division}/financial/GLAccounts", params)
     reset = int(first.headers["X-RateLimit-Minutely-Reset"]) / 1000
-    assert 0 < reset - time.time() <= 1.05
+    # Windows follow the scaled clock minute: the one admitting the call ends within a real second of
+    # it (it may already have ended when the answer arrives on a loaded machine).
+    assert sent < reset <= time.time() + 1.05
     daily = int(first.headers["X-RateLimit-Reset"]) / 1000
     assert 0 < daily - time.time() <= 1440 + 1
     time.sleep(max(0.0, reset - time.time()) + 0.05)
