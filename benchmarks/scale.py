@@ -1,6 +1,6 @@
 """Replication at scale: many small divisions and one large one, per target, against the ideal and a baseline.
 
-1. Sandboxes of ``--sizes`` small divisions (default 10, 100, 500 — the sandbox serves at most 500 — ≈ 1,650 rows each over the default
+1. Sandboxes of ``--sizes`` small divisions (default 10, 100, 1000 — the sandbox serves up to 5,000 — ≈ 1,650 rows each over the default
    tables) with the rate limits lifted in the sandbox and the connection (calls are counted, not waited
    for), and ``--large`` one large division (1,000,000 transaction lines). Per target (DuckDB,
    PostgreSQL on a throw-away server, SQLite), in a process of its own: a first load of every division
@@ -18,7 +18,7 @@
    429s (target 0).
 4. The per-call cost of the API client's machinery (``benchmarks/call_cost.py``), when that module is there.
 
-Usage: python benchmarks/scale.py [--sizes 10,100,500] [--targets duckdb,postgresql,sqlite] [--large]
+Usage: python benchmarks/scale.py [--sizes 10,100,1000] [--targets duckdb,postgresql,sqlite] [--large]
        [--baseline /tmp/base] [--baseline-sizes 10,100] [--window-divisions 8] [--time-scale 5] [--parallel 16]
 """
 
@@ -301,7 +301,7 @@ def main() -> int:
     parser.add_argument("--info", help=argparse.SUPPRESS)
     parser.add_argument("--limited", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
-        "--sizes", default="10,100,500", help="sandboxes of this many small divisions (≤ 500)"
+        "--sizes", default="10,100,1000", help="sandboxes of this many small divisions (≤ 5,000)"
     )
     parser.add_argument("--targets", default="duckdb,postgresql,sqlite")
     parser.add_argument("--large", action="store_true", help="also one large division (1,000,000 lines)")

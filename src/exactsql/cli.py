@@ -76,7 +76,7 @@ def sandbox(
     port: Annotated[
         int, typer.Option(min=0, max=65535, help="Port to listen on (0 picks a free one).")
     ] = 8642,
-    divisions: Annotated[int, typer.Option(min=1, max=500, help="Number of divisions (companies).")] = 3,
+    divisions: Annotated[int, typer.Option(min=1, max=5000, help="Number of divisions (companies).")] = 3,
     size: Annotated[
         Size, typer.Option(help="≈ 1,000 / 100,000 / 1,000,000 transaction lines per division.")
     ] = Size.small,
