@@ -5,7 +5,10 @@ Fetches ``--pages`` pages of ``sync/Financial/TransactionLines`` from an in-proc
 times ``page_to_arrow`` alone (best and median of ``--repeats`` passes over all pages; dates parsed, numbers typed),
 on one core: ``OMP_NUM_THREADS=1`` and pyarrow's CPU and I/O pools at one thread. Calibration: the same
 pages through ``orjson.loads`` alone, and through ``rows_to_arrow`` (Arrow from Python lists, the
-tolerant path) on the parsed rows. Target: ≥ 120,000 TransactionLines rows/s with every column.
+tolerant path) on the parsed rows; where ``page_to_arrow``'s time goes: pyarrow's JSON parse alone (the
+same reader and schema, no typing after it); and the fastest other JSON→Arrow reader at hand, DuckDB's
+``read_json`` (yyjson) on the page's ``results`` array, one thread. Targets: ≥ 200,000 TransactionLines rows/s
+with every column, and no slower than 580,000 rows/s with 12 columns.
 
 Usage: python benchmarks/convert.py [--pages 30] [--repeats 7] [--size medium]
 """
@@ -17,23 +20,29 @@ import os
 os.environ["OMP_NUM_THREADS"] = "1"  # before numpy and pyarrow start their pools
 
 import argparse
+import io
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
+import duckdb
 import httpx
 import orjson
 import pyarrow as pa
+import pyarrow.json as pajson
 
 from exactsql.api.client import next_link
-from exactsql.api.convert import page_to_arrow, rows_to_arrow
+from exactsql.api.convert import page_to_arrow, read_schema, rows_to_arrow
 from exactsql.catalog import Column, load_catalog
 from exactsql.sandbox.core import Sandbox
 from exactsql.sandbox.process import control_plane_tokens
 from exactsql.sandbox.transport import SandboxTransport
 
-TARGET = 120_000
+TARGET = 200_000
+TARGET_FEW = 580_000
 BASE = "http://sandbox"
 ENDPOINT = "sync/Financial/TransactionLines"
 FEW_COLUMNS = (
@@ -84,6 +93,8 @@ def measure(label: str, bodies: list[bytes], columns: Sequence[Column], repeats:
         repeats, lambda: sum(len(orjson.loads(b)["d"]["results"]) for b in bodies)
     )
     lists, lists_median, _ = best_of(repeats, lambda: sum(rows_to_arrow(p, columns).num_rows for p in parsed))
+    parse, parse_median, _ = best_of(repeats, lambda: sum(parse_only(b, columns) for b in bodies))
+    duck, duck_median = duckdb_read_json(bodies, columns, repeats)
     print(
         f"{label}: {len(bodies)} pages, {rows:,} rows, {len(columns)} columns ({len(dates)} dates), "
         f"{size / len(bodies) / 1e3:,.0f} kB a page; rows/s of the best pass (median pass); every page's "
@@ -102,7 +113,49 @@ def measure(label: str, bodies: list[bytes], columns: Sequence[Column], repeats:
         loads_median + lists_median,
         "the tolerant Python path, whole",
     )
+    line(
+        "profile: pyarrow JSON parse alone",
+        parse,
+        parse_median,
+        f"{parse / fast:.0%} of page_to_arrow's time",
+    )
+    line("alternative: DuckDB read_json", duck, duck_median, "the results array, one thread, to Arrow")
     return rows / fast
+
+
+def parse_only(body: bytes, columns: Sequence[Column]) -> int:
+    """pyarrow's JSON reader on one page with page_to_arrow's schema, nothing after it; returns its rows."""
+    options = pajson.ParseOptions(explicit_schema=read_schema(columns), unexpected_field_behavior="ignore")
+    whole = pajson.ReadOptions(block_size=len(body) + 1, use_threads=False)
+    table = pajson.read_json(io.BytesIO(body), parse_options=options, read_options=whole)
+    return len(table.column("d").combine_chunks().field("results").flatten())
+
+
+def duckdb_read_json(bodies: list[bytes], columns: Sequence[Column], repeats: int) -> tuple[float, float]:
+    """DuckDB's read_json (format array, explicit columns, one thread) over each page's results array, from
+    files in a temporary directory (written before the clock starts): (best s, median s) of a pass."""
+    kinds = {"Edm.Double": "DOUBLE", "Edm.Decimal": "DOUBLE", "Edm.Int16": "SMALLINT", "Edm.Int32": "INTEGER"}
+    kinds |= {"Edm.Boolean": "BOOLEAN", "Edm.Byte": "SMALLINT"}
+    spec = ", ".join(f"'{c.name}': '{kinds.get(c.edm, 'VARCHAR')}'" for c in columns)
+    con = duckdb.connect()
+    con.execute("SET threads = 1")
+    with tempfile.TemporaryDirectory() as folder:
+        files = []
+        for i, body in enumerate(bodies):
+            start, end = body.index(b'"results":') + len(b'"results":'), body.rindex(b"]") + 1
+            files.append(Path(folder, f"{i}.json"))
+            files[-1].write_bytes(body[start:end])
+
+        def one_pass() -> int:
+            rows = 0
+            for file in files:
+                sql = f"SELECT * FROM read_json('{file}', format = 'array', columns = {{{spec}}})"
+                rows += con.sql(sql).to_arrow_table().num_rows
+            return rows
+
+        best, median, _ = best_of(repeats, one_pass)
+    con.close()
+    return best, median
 
 
 def main() -> int:
@@ -144,9 +197,10 @@ def main() -> int:
     print()
     print(f"load average (1, 5, 15 min) at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     verdict = "met" if rate_all >= TARGET else "NOT met"
+    verdict_few = "met" if rate_few >= TARGET_FEW else "NOT met"
     print(
-        f"target ≥ {TARGET:,} TransactionLines rows/s on one core: all columns {rate_all:,.0f} rows/s ({verdict}); "
-        f"12 columns {rate_few:,.0f} rows/s"
+        f"targets on one core: all columns ≥ {TARGET:,} TransactionLines rows/s: {rate_all:,.0f} ({verdict}); "
+        f"12 columns ≥ {TARGET_FEW:,}: {rate_few:,.0f} ({verdict_few})"
     )
     return 0
 

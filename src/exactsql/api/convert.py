@@ -50,7 +50,9 @@ def schema_for(columns: Sequence[Column]) -> pa.Schema:
     return pa.schema([pa.field(c.name, arrow_type(c.edm)) for c in columns])
 
 
-def _read_schema(columns: Sequence[Column], int64_text: bool) -> pa.Schema:
+def read_schema(columns: Sequence[Column], int64_text: bool = True) -> pa.Schema:
+    """The schema pyarrow's JSON reader parses a page with: dates, binaries and (when Exact sends them as
+    text) Int64 values as strings, typed afterwards in bulk."""
     fields = []
     for c in columns:
         t = arrow_type(c.edm)
@@ -74,7 +76,7 @@ def _dates(values: pa.Array) -> pa.Array:
 
 def _read_page(body: bytes, columns: Sequence[Column], int64_text: bool) -> pa.Table:
     options = pajson.ParseOptions(
-        explicit_schema=_read_schema(columns, int64_text), unexpected_field_behavior="ignore"
+        explicit_schema=read_schema(columns, int64_text), unexpected_field_behavior="ignore"
     )
     whole = pajson.ReadOptions(block_size=len(body) + 1, use_threads=False)  # one page is one JSON object
     read = pajson.read_json(io.BytesIO(body), parse_options=options, read_options=whole)

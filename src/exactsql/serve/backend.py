@@ -19,7 +19,7 @@ from exactsql.api.session import Session
 from exactsql.errors import ExactSQLError
 from exactsql.sql import dictionary
 from exactsql.sql.dialect import UseStatement, parse_script, to_duckdb
-from exactsql.sql.engine import Engine, IORecord, StatementResult
+from exactsql.sql.engine import Engine, StatementResult
 
 
 class CallCapError(ExactSQLError):
@@ -135,26 +135,13 @@ class ServeEngine(Engine):
     """The engine of one session: its fetches shared with the other sessions."""
 
     def __init__(self, shared: Shared, **kwargs: Any) -> None:
-        super().__init__(shared.sessions, **kwargs)
+        super().__init__(shared.sessions, shared_fetches=shared.fetches, **kwargs)
         self.shared = shared
         lock_down(self.duck)
 
     def current_division(self, alias: str) -> int:
         """The user's current division (asked once for the whole server)."""
         return self.shared.current_division(alias, super().current_division)
-
-    def _fetch(self, spec, divisions, alias, *args, **kwargs):  # type: ignore[no-untyped-def]
-        assert spec.path is not None
-        key = (alias, spec.path.uri, tuple(sorted(spec.params().items())), tuple(divisions or ()), args,
-               tuple(sorted(kwargs.items())))  # fmt: skip
-        table, shared = self.shared.fetches.get(
-            key, lambda: super(ServeEngine, self)._fetch(spec, divisions, alias, *args, **kwargs)
-        )
-        if shared:
-            self.ios.append(
-                IORecord(self._statement, spec.name, spec.path.endpoint, None, 0, table.num_rows, 0.0, True)
-            )
-        return table
 
     def calls(self) -> int:
         """API calls this engine's clients made."""

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import quote
 
 import duckdb
@@ -125,6 +126,13 @@ def fetch_calls(plan: Plan) -> int:
     )
 
 
+class SharedFetchCache(Protocol):
+    """Fetches shared between engines: ``get`` answers ``key`` from an earlier or running fetch, or calls
+    ``fetch``; it returns the table and whether it came from another fetch."""
+
+    def get(self, key: tuple, fetch: Callable[[], pa.Table]) -> tuple[pa.Table, bool]: ...
+
+
 class Engine:
     """Runs Invantive-style SQL over one or more connections (by alias; ``eol`` by default)."""
 
@@ -138,14 +146,17 @@ class Engine:
         on_page: Callable[[str, int | None, int, int | None], None] | None = None,
         file_access: bool = False,
         divisions_max_age: float | None = None,
+        shared_fetches: SharedFetchCache | None = None,
     ) -> None:
         """``on_wait(seconds, what)`` hears of waits for a rate window; ``on_page(endpoint, division, rows,
         expected pages or None)`` of every page fetched (for a progress display; called from worker threads).
         ``file_access`` lets statements read local files and URLs (DuckDB's ``read_csv`` …): off by default.
         ``workers``: divisions read at once by a fetch over several (default: the connection's ``workers``).
         ``divisions_max_age``: seconds the division list and ``current/Me`` are served from the state store
-        (default: the connection's ``divisions_max_age``; 0 asks Exact each time)."""
+        (default: the connection's ``divisions_max_age``; 0 asks Exact each time). ``shared_fetches``: a
+        cache this engine shares with others (e.g. the sessions of one server), asked before any read."""
         self.sessions = dict(sessions)
+        self.shared_fetches = shared_fetches
         self.timezone = timezone
         self.cache_max_age = cache_max_age
         self.workers = workers
@@ -495,13 +506,36 @@ class Engine:
             params["$filter"] = (
                 f"({params['$filter']}) and {extra_filter}" if "$filter" in params else extra_filter
             )
-        key = (alias, path.uri, tuple(sorted(params.items())), tuple(divisions or ()))
+        key = (alias, path.uri, tuple(sorted(params.items())), tuple(divisions or ()), division_in_url_only)
         hit = self._reuse(key)
         if hit is not None:
             self.ios.append(
                 IORecord(self._statement, spec.name, path.endpoint, None, 0, hit.num_rows, 0.0, True)
             )
             return hit
+
+        def read() -> pa.Table:
+            return self._read(spec, params, divisions, alias, division_in_url_only)
+
+        table, shared = (read(), False) if self.shared_fetches is None else self.shared_fetches.get(key, read)
+        if shared:
+            self.ios.append(
+                IORecord(self._statement, spec.name, path.endpoint, None, 0, table.num_rows, 0.0, True)
+            )
+        self._cache[key] = (self._statement, time.monotonic(), table)
+        return table
+
+    def _read(
+        self,
+        spec: FetchSpec,
+        params: dict[str, str],
+        divisions: list[int] | None,
+        alias: str,
+        division_in_url_only: bool,
+    ) -> pa.Table:
+        """Reads ``spec`` from Exact Online: every division's pages, as one table."""
+        assert spec.path is not None
+        path = spec.path
         columns = self._columns(spec)
         client = self._client(alias)
         partitioned = spec.ref.table is not None and spec.ref.table.partitioned and not division_in_url_only
@@ -553,9 +587,7 @@ class Engine:
         failed = [read.error for read in reads if read.error is not None]
         if failed:
             raise failed[0]  # the other divisions were read to the end; every failure was logged
-        result = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-        self._cache[key] = (self._statement, time.monotonic(), result)
-        return result
+        return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
 
     def _workers(self, alias: str) -> int:
         """Divisions read at once on ``alias``: the engine's setting, else the connection's."""
