@@ -12,14 +12,17 @@
    and the division pages.
 2. ``--baseline TREE`` (a checkout of an earlier commit, e.g. ``git worktree add --detach /tmp/base HEAD``):
    the same runs with that tree's code, in the same sandbox, for the sizes in ``--baseline-sizes``.
-3. At Exact's real limits (60 calls a minute and 5,000 a day per division) on ``--window-divisions`` medium
-   divisions with the sandbox sped up by ``--time-scale`` (a minute window lasts 60/scale s) and 60-row bulk
-   pages: per division the share of each full minute window the replication used (target ≥ 95%) and the
-   429s (target 0).
+3. At Exact's real limits (60 calls a minute and 5,000 a day per division) on ``--window-divisions``
+   divisions of ``--window-size`` (medium) with the sandbox sped up by ``--time-scale`` (a minute window lasts
+   60/scale s) and ``--window-page``-row (60) bulk pages: per division the share of each full minute window
+   the replication used (target ≥ 95%), the share of the whole run's windows (below that when divisions wait
+   for a thread: more divisions than ``--parallel``), and the 429s (target 0); ``--baseline-window``: the
+   baseline tree's run too.
 4. The per-call cost of the API client's machinery (``benchmarks/call_cost.py``), when that module is there.
 
 Usage: python benchmarks/scale.py [--sizes 10,100,1000] [--targets duckdb,postgresql,sqlite] [--large]
        [--baseline /tmp/base] [--baseline-sizes 10,100] [--window-divisions 8] [--time-scale 5] [--parallel 16]
+       [--window-size medium] [--window-page 60] [--baseline-window]
 """
 
 from __future__ import annotations
@@ -230,20 +233,29 @@ def sandbox_runs(args: argparse.Namespace, tmp: Path, postgres: str | None) -> N
 # -- at Exact's real limits ------------------------------------------------------------------------------
 
 
-def window_shares(divisions: int, time_scale: float, parallel: int, tmp: Path) -> None:
+def window_shares(
+    divisions: int,
+    time_scale: float,
+    parallel: int,
+    tmp: Path,
+    size: str = "medium",
+    page: int = 60,
+    tree: Path = ROOT,
+    who: str = "now",
+) -> None:
     """Section 3: per division the share of each full minute window a replication used, and the 429s."""
     from exactsql.sandbox.process import SandboxProcess
 
     with SandboxProcess(
-        "--divisions", str(divisions), "--size", "medium", "--time-scale", f"{time_scale:g}"
+        "--divisions", str(divisions), "--size", size, "--time-scale", f"{time_scale:g}"
     ) as server:
         info = server.info
         with httpx.Client(base_url=info["base_url"], timeout=600) as control:
-            control.post("/_sandbox/settings", json={"bulk_page_size": 60}).raise_for_status()
-            url = f"duckdb:///{tmp / 'window.duckdb'}"
+            control.post("/_sandbox/settings", json={"bulk_page_size": page}).raise_for_status()
+            url = f"duckdb:///{tmp / f'window-{who}.duckdb'}"
             since = time.time()
             # Exact's limits in the connection: 60 a minute, 5,000 a day per division
-            result = measured(ROOT, url, parallel, "window", info, tmp, limited=True)
+            result = measured(tree, url, parallel, f"window-{who}", info, tmp, limited=True)
             clock = control.get("/_sandbox/clock").json()
             real_at = time.time()
             entries = api_log(control, since)
@@ -257,7 +269,7 @@ def window_shares(divisions: int, time_scale: float, parallel: int, tmp: Path) -
             at = clock["now"] + (entry["time"] - real_at) * scale
             per_division[entry["division"]][math.floor(at / 60)] += 1
     print(
-        f"\n== real limits: {divisions} medium divisions, 60-row bulk pages, time scale {time_scale:g} "
+        f"\n== real limits ({who}): {divisions} {size} divisions, {page}-row bulk pages, time scale {time_scale:g} "
         f"(a minute window lasts {60 / time_scale:g} s), --parallel {parallel} =="
     )
     print(
@@ -279,6 +291,17 @@ def window_shares(divisions: int, time_scale: float, parallel: int, tmp: Path) -
             f"  share of each division's full minute windows: mean {sum(shares) / len(shares):.1%}, "
             f"lowest {min(shares):.1%} (target ≥ 95%), 429s {refused} (target 0)"
         )
+    if per_division:
+        # over the whole run: divisions that wait for a thread (not for their window) leave windows unused
+        first = min(min(m) for m in per_division.values())
+        last = max(max(m) for m in per_division.values())
+        run = range(first + 1, last)
+        if run:
+            used = sum(minutes[m] for minutes in per_division.values() for m in run)
+            print(
+                f"  share of the run's full minute windows ({len(run)} windows × {len(per_division)} "
+                f"divisions × 60 calls): {used / (60 * len(run) * len(per_division)):.1%}"
+            )
 
 
 def call_costs() -> None:
@@ -312,6 +335,11 @@ def main() -> int:
     )
     parser.add_argument("--window-divisions", type=int, default=8, help="0: no real-limits section")
     parser.add_argument("--time-scale", type=float, default=5)
+    parser.add_argument("--window-size", default="medium", choices=("small", "medium", "large"))
+    parser.add_argument("--window-page", type=int, default=60, help="rows of a sync/bulk page there")
+    parser.add_argument(
+        "--baseline-window", action="store_true", help="the real-limits section with the baseline too"
+    )
     parser.add_argument("--parallel", type=int, default=16)
     parser.add_argument("--no-call-cost", action="store_true")
     parser.add_argument(
@@ -342,7 +370,14 @@ def main() -> int:
             if args.sizes or args.large:
                 sandbox_runs(args, tmp, postgres)
             if args.window_divisions:
-                window_shares(args.window_divisions, args.time_scale, args.parallel, tmp)
+                trees = [("now", ROOT)]
+                if args.baseline and args.baseline_window:
+                    trees.append(("baseline", Path(args.baseline)))
+                for who, tree in trees:
+                    window_shares(
+                        args.window_divisions, args.time_scale, args.parallel, tmp, args.window_size,
+                        args.window_page, tree, who,
+                    )  # fmt: skip
             if not args.no_call_cost:
                 call_costs()
         finally:

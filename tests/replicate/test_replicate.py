@@ -316,8 +316,9 @@ def test_workers_share_the_work_without_overlap(
 def test_divisions_in_parallel_within_the_minute_windows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Exact's 60 calls a minute per division (a sandbox minute lasting 1 s): the divisions load in parallel,
-    the waits for a window are reported, and the sandbox never has to answer 429."""
+    """Exact's 60 calls a minute per division (a sandbox minute lasting 3 s): three divisions load in
+    parallel on one thread — a division waiting for its window holds none, so each window of the run serves
+    every division — the waits for a window are reported, and the sandbox never has to answer 429."""
     from exactsql.api.session import open_session
     from exactsql.sandbox.process import SandboxProcess
     from tests.connections.helpers import isolated_env, make_connection
@@ -325,17 +326,19 @@ def test_divisions_in_parallel_within_the_minute_windows(
     env = isolated_env(tmp_path / "home", f"sqlite:///{tmp_path / 'state.db'}")
     for name in ("EXACTSQL_HOME", "EXACTSQL_STATE", "EXACTSQL_KEYRING", "EXACTSQL_SECRET_KEY"):
         monkeypatch.setenv(name, env[name])
-    with SandboxProcess("--divisions", "3", "--time-scale", "60") as server:
+    scale = 20
+    with SandboxProcess("--divisions", "3", "--time-scale", str(scale)) as server:
         info = server.info
         with httpx.Client(base_url=info["base_url"], timeout=60) as control:
-            control.post("/_sandbox/settings", json={"bulk_page_size": 25}).raise_for_status()
+            control.post("/_sandbox/settings", json={"bulk_page_size": 10}).raise_for_status()
             make_connection(info, "eol")
             session = open_session("eol")
             try:
                 session.login()
                 url = f"sqlite:///{tmp_path / 'windows.db'}"
+                since = time.time()
                 started = time.monotonic()
-                report = replicate(session, url, divisions="all", parallel=3)
+                report = replicate(session, url, divisions="all", parallel=1)
                 wall = time.monotonic() - started
                 assert report.ok, report.outcomes
                 stats = control.get("/_sandbox/stats").json()
@@ -343,10 +346,20 @@ def test_divisions_in_parallel_within_the_minute_windows(
                 per_division = {
                     d: sum(o.calls for o in report.outcomes if o.division == d) for d in report.divisions
                 }
-                assert min(per_division.values()) > 60  # more than one window each
+                assert min(per_division.values()) > 120  # three windows each
                 assert sum(o.waits for o in report.outcomes) > 0
+                # the sandbox's minute windows (on its scaled clock) in which each division was called
+                clock, real_at = control.get("/_sandbox/clock").json(), time.time()
+                windows: dict[int, set[int]] = {}
+                for entry in control.get("/_sandbox/requests", params={"limit": 5000}).json():
+                    if entry["time"] >= since and entry.get("division") in per_division:
+                        at = clock["now"] + (entry["time"] - real_at) * scale
+                        windows.setdefault(math.floor(at / 60), set()).add(entry["division"])
+                shared = sum(1 for called in windows.values() if len(called) == len(per_division))
+                assert shared >= 2, windows  # one division after another would share none
                 # in parallel: about as long as the busiest division needs, not the sum of all three
-                assert wall < 0.8 * sum(math.ceil(n / 60) for n in per_division.values()) + 3, (
+                window = 60 / scale
+                assert wall < window * (0.8 * sum(math.ceil(n / 60) for n in per_division.values()) + 1), (
                     wall,
                     per_division,
                 )

@@ -22,13 +22,15 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from exactsql.api.budget import WindowFull
 from exactsql.api.client import RETRIES, ExactClient, next_link
 from exactsql.api.convert import page_to_arrow
 from exactsql.catalog import Column
@@ -38,6 +40,7 @@ from exactsql.replicate.plan import RELOAD, TablePlan, TableSpec
 from exactsql.replicate.targets import CursorRow, TargetConnection
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: The first sync read of a division: "Timestamp gt 1", as Exact's documentation says.
 START = 1
@@ -97,11 +100,13 @@ class Job:
     progress: ItemProgress = field(default_factory=ItemProgress)
     stopping: Callable[[], bool] = lambda: False
     tally: Tally = field(default_factory=Tally)
-    calls_before: int = 0
+    #: API calls made for this item (retries included).
+    calls: int = 0
     #: Where the writes go (committed with other pages' and items' writes); None: one transaction a page.
     batch: Batch | None = None
     #: A digest of the answers of the last ``pages`` read (a reload's fingerprint of its table).
     digest: str = ""
+    _hash: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.batch is None:
@@ -117,40 +122,62 @@ class Job:
         """Updates this item's state inside the current transaction (fenced by the claim)."""
         self.conn.save(self.plan.name, self.division, self.owner, self.ttl, self.state.generation, **values)
 
-    def pages(
-        self, path: str, params: dict[str, str] | None, columns: list[Column]
-    ) -> Iterator[tuple[pa.Table, str | None]]:
-        """Each page as Arrow with the ``__next`` link after it; a page that cannot be read is fetched again."""
-        url: str | None = path
-        division: int | None = self.division if self.plan.partitioned else None
-        digest = hashlib.blake2b(digest_size=16)
-        self.digest = ""
-        while url is not None:
+    def get(self, path: str, params: dict[str, str] | None, division: int | None) -> Steps[bytes]:
+        """One GET's body; while the division's minute window is full it yields a :class:`Wait` instead of
+        waiting (the caller may work on other divisions meanwhile and resume it after ``Wait.until``)."""
+        while True:
             if self.stopping():
                 raise Stopped()
-            absolute = url.startswith(("http://", "https://"))
-            for attempt in range(RETRIES):
-                response = self.client.request("GET", url, params, None if absolute else division)
-                body = response.content
-                try:
-                    table = page_to_arrow(body, columns)
-                    break
-                except (ValueError, pa.ArrowInvalid, KeyError, TypeError) as exc:  # a truncated answer
-                    self.tally.errors += 1
-                    log.warning(
-                        "an unreadable page from %s (%s); fetching it again", url[:120], type(exc).__name__
-                    )
-                    time.sleep(min(10.0, 0.25 * 2**attempt) * (0.5 + random.random()))
-            else:
-                raise ApiError(0, "the answer kept arriving unreadable", self.plan.path.endpoint)
-            self.tally.pages += 1
-            self.progress.calls(self.client.calls - self.calls_before)
-            nxt = next_link(body)
-            digest.update(body)
-            if nxt is None:
-                self.digest = digest.hexdigest()
-            yield table, nxt
-            url, params = nxt, None
+            before = self.client.thread_calls()
+            try:
+                return self.client.request("GET", path, params, division, wait=False).content
+            except WindowFull as full:
+                until = full.until
+            finally:  # counted before any yield: the work may go on in another thread
+                self.calls += self.client.thread_calls() - before
+                self.progress.calls(self.calls)
+            yield Wait(until)
+
+    def page(
+        self, url: str, params: dict[str, str] | None, columns: list[Column]
+    ) -> Steps[tuple[pa.Table, str | None]]:
+        """One page as Arrow and the ``__next`` link after it; a page that cannot be read is fetched again.
+        The first page of a read (with its ``params``, or the first of the item) starts its ``digest``."""
+        if self._hash is None or params is not None:
+            self.digest, self._hash = "", hashlib.blake2b(digest_size=16)
+        absolute = url.startswith(("http://", "https://"))
+        division: int | None = self.division if self.plan.partitioned and not absolute else None
+        for attempt in range(RETRIES):
+            body = yield from self.get(url, params, division)
+            try:
+                table = page_to_arrow(body, columns)
+                break
+            except (ValueError, pa.ArrowInvalid, KeyError, TypeError) as exc:  # a truncated answer
+                self.tally.errors += 1
+                log.warning(
+                    "an unreadable page from %s (%s); fetching it again", url[:120], type(exc).__name__
+                )
+                time.sleep(min(10.0, 0.25 * 2**attempt) * (0.5 + random.random()))
+        else:
+            raise ApiError(0, "the answer kept arriving unreadable", self.plan.path.endpoint)
+        self.tally.pages += 1
+        nxt = next_link(body)
+        self._hash.update(body)
+        if nxt is None:
+            self.digest = self._hash.hexdigest()
+        return table, nxt
+
+
+@dataclass
+class Wait:
+    """Yielded by a job whose division's minute window is full: resume it at ``until`` (the state store's
+    clock) or later."""
+
+    until: float
+
+
+#: A step-wise piece of work: yields a :class:`Wait` whenever it would wait, returns its result.
+Steps = Generator[Wait, None, T]
 
 
 class Stopped(Exception):
@@ -196,13 +223,16 @@ def row_count(job: Job) -> int:
 # -- sync -------------------------------------------------------------------------------------------------
 
 
-def run_sync(job: Job) -> None:
+def run_sync(job: Job) -> Steps[None]:
     """Full load, then increments: ``Timestamp gt cursor``, each page committed with its cursor."""
     plan, out = job.plan, job.out
     cursor = job.state.cursor if job.state.cursor is not None else START
     loaded = job.state.loaded
-    params = {"$select": plan.select(), "$filter": f"Timestamp gt {cursor}L"}
-    for page, nxt in job.pages(plan.path.endpoint, params, plan.path_columns()):
+    url: str | None = plan.path.endpoint
+    params: dict[str, str] | None = {"$select": plan.select(), "$filter": f"Timestamp gt {cursor}L"}
+    while url is not None:
+        page, nxt = yield from job.page(url, params, plan.path_columns())
+        url, params = nxt, None
         batch = conform(page, plan.spec, job.division)
         top = _max(batch.column("Timestamp")) if batch.num_rows else None
         if top is not None and top > cursor:
@@ -220,11 +250,15 @@ def run_sync(job: Job) -> None:
 # -- sync/Deleted -----------------------------------------------------------------------------------------
 
 
-def run_deleted(job: Job, targets: dict[int, TableSpec]) -> None:
+def run_deleted(job: Job, targets: dict[int, TableSpec]) -> Steps[None]:
     """The deletions of one division since its cursor, applied to the tables their EntityType names."""
     conn, out = job.conn, job.out
     cursor = job.state.cursor if job.state.cursor is not None else START
-    params = {"$select": "Timestamp,EntityKey,EntityType", "$filter": f"Timestamp gt {cursor}L"}
+    url: str | None = job.plan.path.endpoint
+    params: dict[str, str] | None = {
+        "$select": "Timestamp,EntityKey,EntityType",
+        "$filter": f"Timestamp gt {cursor}L",
+    }
 
     def deletion(spec: TableSpec, keys: list, stamps: list) -> Callable[[], None]:
         def apply() -> None:
@@ -232,7 +266,9 @@ def run_deleted(job: Job, targets: dict[int, TableSpec]) -> None:
 
         return apply
 
-    for page, _nxt in job.pages(job.plan.path.endpoint, params, DELETED_COLUMNS):
+    while url is not None:
+        page, url = yield from job.page(url, params, DELETED_COLUMNS)
+        params = None
         if not page.num_rows:
             continue
         top = _max(page.column("Timestamp"))
@@ -260,7 +296,7 @@ def _first_params(plan: TablePlan) -> dict[str, str]:
     return params
 
 
-def probe(job: Job) -> str | None:
+def probe(job: Job) -> Steps[str | None]:
     """One call that tells whether a reloaded table changed: its row count and latest ``Modified`` through
     a regular endpoint (``TablePlan.probe_path``), as ``"count:modified"``; None when it has no such endpoint."""
     path = job.plan.probe_path()
@@ -273,7 +309,7 @@ def probe(job: Job) -> str | None:
         "$inlinecount": "allpages",
     }
     division = job.division if job.plan.partitioned else None
-    answer = orjson.loads(job.client.request("GET", path.endpoint, params, division).content)
+    answer = orjson.loads((yield from job.get(path.endpoint, params, division)))
     d = answer.get("d", {}) if isinstance(answer, dict) else {}
     if not isinstance(d, dict) or "__count" not in d:
         return None
@@ -302,7 +338,7 @@ def _stage(job: Job, page: pa.Table, nxt: str | None, signature: str | None) -> 
     job.out.maybe_flush()
 
 
-def run_reload(job: Job) -> None:
+def run_reload(job: Job) -> Steps[None]:
     """Every row into the staging table (resumable by the committed ``__next``), then one swap.
 
     A table read before is first asked whether it changed: by its probe (one call, made before the read, so
@@ -319,7 +355,7 @@ def run_reload(job: Job) -> None:
         known = None
     signature = None
     if fresh and job.state.loaded and _reload_pages(job) > 1:
-        signature = probe(job)
+        signature = yield from probe(job)
         if known is not None and signature is not None and signature == known.get("probe"):
             return
     elif known is not None:
@@ -333,7 +369,10 @@ def run_reload(job: Job) -> None:
         # a table read before is held back while it fits in a batch: unchanged (same answers), nothing is written
         held: list[tuple[pa.Table, str | None]] | None = [] if fresh and known is not None else None
         held_rows = 0
-        for page, nxt in job.pages(path, params, plan.path_columns()):
+        read: str | None = path
+        while read is not None:
+            page, nxt = yield from job.page(read, params, plan.path_columns())
+            read, params = nxt, None
             if held is not None:
                 held.append((page, nxt))
                 held_rows += page.num_rows
@@ -372,7 +411,7 @@ def cet_literal(ms: int) -> str:
     return "datetime'" + moment.isoformat(timespec="milliseconds") + "'"
 
 
-def run_modified(job: Job) -> None:
+def run_modified(job: Job) -> Steps[None]:
     """New and changed rows by ``Modified ge cursor`` (ties read again), resumable by the ``__next`` link."""
     plan, spec, out = job.plan, job.plan.spec, job.out
     resume = orjson.loads(job.state.resume) if job.state.resume else None
@@ -384,7 +423,10 @@ def run_modified(job: Job) -> None:
         path, params = plan.path.endpoint, _first_params(plan)
         if cursor is not None:
             params["$filter"] = f"Modified ge {cet_literal(cursor)}"
-    for page, nxt in job.pages(path, params, plan.path_columns()):
+    read: str | None = path
+    while read is not None:
+        page, nxt = yield from job.page(read, params, plan.path_columns())
+        read, params = nxt, None
         batch = conform(page, spec, job.division)
         modified = batch.column("Modified").cast(pa.int64())
         top = _max(modified) if batch.num_rows else None

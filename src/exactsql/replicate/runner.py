@@ -1,5 +1,6 @@
-"""A replication run: the (table, division) items, claimed one at a time by threads (and by other processes
-sharing the target), one thread per division at a time, within the shared rate budgets.
+"""A replication run: the (table, division) items, claimed a division at a time (by this process's threads
+and by other processes sharing the target), within the shared rate budgets. A division whose minute window is
+full waits without a thread, in a queue ordered by when its window reopens (as ``sql.fanout`` does).
 
 Every item is a row of the cursors table. A process claims one by a compare-and-set of its owner and lease
 (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), renews its leases while it works, and fences every commit with
@@ -11,16 +12,19 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import heapq
 import logging
+import math
 import os
 import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from exactsql.api.client import ExactClient
 from exactsql.api.session import Session
 from exactsql.catalog import load_catalog
 from exactsql.errors import (
@@ -59,9 +63,11 @@ log = logging.getLogger(__name__)
 
 #: How long a claim holds without renewal; a live process renews it every quarter of that.
 LEASE_SECONDS = 60.0
-#: Divisions replicated at the same time by default (one thread each; a thread waiting for its division's
-#: minute window only sleeps, so at Exact's limits every division of a run of this many is in flight).
+#: Threads that work on divisions by default (each on one division at a time). A division waiting for its
+#: minute window holds no thread: the threads work on the divisions that can call meanwhile.
 PARALLEL = 16
+#: Divisions in flight (claimed, working or waiting for their window) per thread at most.
+IN_FLIGHT_PER_THREAD = 4
 #: How long the run history is kept.
 HISTORY_DAYS = 90.0
 FATAL = (ChainBrokenError, TokenBudgetError, LoginError, ConfigError)
@@ -278,6 +284,14 @@ class Run:
         self._targets: dict[int, TableSpec] = {}
         self._done = threading.Event()
         self._host, self._pid = socket.gethostname(), os.getpid()
+        self._client = session.client()
+        self._local = threading.local()
+        self._conns: list[TargetConnection] = []
+        self._ready: deque[_Division] = deque()
+        self._waiting: list[tuple[float, int, _Division]] = []
+        self._running: dict[Future[None], _Division] = {}
+        self._claimable = True
+        self._claim_after = 0.0
 
     def items(self) -> list[tuple[str, int, str]]:
         """Every (table, division, strategy) of the run; ``sync/Deleted`` once per division."""
@@ -310,25 +324,20 @@ class Run:
         self._batch.closing = lambda: self._write_ledger(self._batch.conn, self._pending)
         beat = threading.Thread(target=self._heartbeat, name="exactsql-lease", daemon=True)
         beat.start()
-        threads = [
-            threading.Thread(target=self._worker, name=f"exactsql-replicate-{i}", daemon=True)
-            for i in range(min(self.parallel, max(1, len(self._all_divisions))))
-        ]
         try:
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(0.2)
-        except KeyboardInterrupt:
-            self.stop.set()
-            for thread in threads:
-                thread.join()
-            raise
+            try:
+                self._schedule()
+            except KeyboardInterrupt:
+                self.stop.set()
+                self._schedule()  # the divisions in flight end their items and give back the rest
+                raise
         finally:
             with contextlib.suppress(Exception):
                 self._commit(self._batch, self._pending)
             self._batch.conn.close()
+            for conn in self._conns:
+                with contextlib.suppress(Exception):
+                    conn.close()
             self._done.set()
             beat.join()
             _live_owners.discard(self.owner)
@@ -337,6 +346,133 @@ class Run:
             self.report.fatal = str(self._fatal)
             raise self._fatal
         return self.report
+
+    def _schedule(self) -> None:
+        """Works on the claimed divisions with ``parallel`` threads. A division whose minute window is full
+        holds no thread: it waits in a queue ordered by when its window reopens, while the threads work on
+        the divisions that can call; more divisions are claimed while every one in flight waits."""
+        clock = self.session.rates.clock
+        ready: deque[_Division] = self._ready
+        waiting: list[tuple[float, int, _Division]] = self._waiting  # (not_before, order, division)
+        running: dict[Future[None], _Division] = self._running
+        for division in running.values():  # after Ctrl+C: the steps under way when it came have ended
+            if not division.done:
+                ready.append(division)
+        running.clear()
+        workers = min(self.parallel, max(1, len(self._all_divisions)))
+        in_flight = workers * IN_FLIGHT_PER_THREAD
+        order = 0
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="exactsql-replicate") as pool:
+            while True:
+                now = clock.now()
+                while waiting and (waiting[0][0] <= now or self.stop.is_set()):
+                    ready.append(heapq.heappop(waiting)[2])
+                while len(running) < workers:
+                    if ready:
+                        division = ready.popleft()
+                    elif (
+                        self._claimable
+                        and len(running) + len(waiting) < in_flight
+                        and time.monotonic() >= self._claim_after
+                    ):
+                        claimed = self._claim_new(len(running) + len(waiting) + len(ready))
+                        if claimed is None:
+                            break
+                        division = claimed
+                    else:
+                        break
+                    running[pool.submit(self._advance, division)] = division
+                if not running and not waiting and not ready:
+                    if not self._claimable:
+                        return
+                    self._claim_after = min(self._claim_after, time.monotonic() + 0.1)
+                    time.sleep(max(0.0, self._claim_after - time.monotonic()))
+                    continue
+                timeout = max(0.0, waiting[0][0] - clock.now()) if waiting else None
+                if (
+                    self._claimable
+                    and self._claim_after < math.inf
+                    and len(running) < workers
+                    and len(running) + len(waiting) < in_flight
+                ):
+                    pause = max(0.0, self._claim_after - time.monotonic())
+                    timeout = pause if timeout is None else min(timeout, pause)
+                if not running:
+                    time.sleep(timeout or 0.0)
+                    continue
+                finished, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    division = running.pop(future)
+                    if division.done:
+                        self._claim_after = min(self._claim_after, time.monotonic())  # its items are free
+                        continue
+                    if division.not_before > clock.now() and not self.stop.is_set():
+                        order += 1
+                        heapq.heappush(waiting, (division.not_before, order, division))
+                    else:
+                        ready.append(division)
+
+    def _claim_new(self, in_flight: int) -> _Division | None:
+        """The next division with due items, claimed (None when there is none now)."""
+        conn = self._conn()
+        rows, waiting, held = self._claim(conn)
+        if rows:
+            return _Division(rows, self._division_work(rows))
+        self._commit(self._batch, self._pending)  # the items it holds that have ended are released
+        if waiting and not self.stop.is_set():
+            # due items of divisions in flight: asked again when one of them ends, else in a moment
+            self._claim_after = math.inf if in_flight else time.monotonic() + 0.1
+            return None
+        self._claimable = False
+        with self._lock:
+            for h in held:
+                entry = (h.table_name, h.division, h.owner or "")
+                if entry not in self.report.held_elsewhere:
+                    self.report.held_elsewhere.append(entry)
+        return None
+
+    def _conn(self) -> TargetConnection:
+        """This thread's connection to the target."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self.target.connect()
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    def _advance(self, division: _Division) -> None:
+        """Works on ``division`` until its items end or its minute window is full."""
+        try:
+            wait_for = next(division.work)
+            division.not_before = wait_for.until
+        except StopIteration:
+            division.done = True
+        except BaseException as exc:
+            division.done = True
+            with contextlib.suppress(Exception):
+                self._commit(self._batch, self._pending)
+            with self._lock:
+                if self._fatal is None:
+                    self._fatal = exc
+            self.stop.set()
+
+    def _division_work(self, rows: list[CursorRow]) -> jobs.Steps[None]:
+        """The claimed items of one division, one after another, yielding whenever its window is full."""
+        batch, pending = self._batch, self._pending
+        try:
+            self._started(self._conn(), rows)
+            for i, row in enumerate(rows):
+                if self.stop.is_set() or row.division in self._exhausted:
+                    self._give_back(rows[i:], batch)
+                    break
+                yield from self._one(row, batch, pending)
+                if batch.due():
+                    self._commit(batch, pending)
+        finally:
+            with contextlib.suppress(Exception):  # a store away: the slots end with their window
+                self._client.flush()  # rate slots leased and not used go back
+            with self._lock:
+                self._busy.discard(rows[0].division)
 
     def _heartbeat(self) -> None:
         """Renews this process's leases every quarter of a lease until the run ends."""
@@ -359,58 +495,6 @@ class Run:
             if rows:
                 self._busy.add(rows[0].division)
             return rows, waiting, held
-
-    def _worker(self) -> None:
-        waits = {"n": 0}
-        current: dict[str, jobs.ItemProgress] = {}
-
-        def on_wait(seconds: float, what: str) -> None:
-            waits["n"] += 1
-            item = current.get("item")
-            if item is not None:
-                item.wait(seconds)
-
-        client = self.session.client(on_wait)
-        conn = self.target.connect()
-        batch, pending = self._batch, self._pending
-        try:
-            while not self.stop.is_set():
-                rows, waiting, held = self._claim(conn)
-                if not rows:
-                    self._commit(batch, pending)
-                    if waiting and not self.stop.is_set():
-                        time.sleep(0.1)
-                        continue
-                    with self._lock:
-                        for h in held:
-                            entry = (h.table_name, h.division, h.owner or "")
-                            if entry not in self.report.held_elsewhere:
-                                self.report.held_elsewhere.append(entry)
-                    return
-                self._started(conn, rows)
-                try:
-                    for i, row in enumerate(rows):
-                        if self.stop.is_set() or row.division in self._exhausted:
-                            self._give_back(rows[i:], batch)
-                            break
-                        self._one(row, client, conn, waits, current, batch, pending)
-                        if batch.due():
-                            self._commit(batch, pending)
-                finally:
-                    with contextlib.suppress(Exception):  # a store away: the slots end with their window
-                        client.flush()  # rate slots leased for this division and not used go back
-                    with self._lock:
-                        self._busy.discard(rows[0].division)
-            self._commit(batch, pending)
-        except BaseException as exc:
-            with contextlib.suppress(Exception):
-                self._commit(batch, pending)
-            with self._lock:
-                if self._fatal is None:
-                    self._fatal = exc
-            self.stop.set()
-        finally:
-            conn.close()
 
     def _give_back(self, rows: list[CursorRow], batch: Batch) -> None:
         """Releases claimed items that were not begun (stopped, or their division's day is used up)."""
@@ -476,44 +560,40 @@ class Run:
             self.report.outcomes.append(outcome)
         self.progress.end(outcome)
 
-    def _one(
-        self,
-        row: CursorRow,
-        client: ExactClient,
-        conn: TargetConnection,
-        waits: dict[str, int],
-        current: dict[str, jobs.ItemProgress],
-        batch: Batch,
-        pending: list[_Pending],
-    ) -> None:
-        """Works on one claimed item to its end; its writes, its end in the run history and its release go
-        to ``batch``; it is reported once they are committed."""
+    def _one(self, row: CursorRow, batch: Batch, pending: list[_Pending]) -> jobs.Steps[None]:
+        """Works on one claimed item to its end, yielding whenever its division's window is full; its writes,
+        its end in the run history and its release go to ``batch``; it is reported once they are committed."""
         name, division = row.table_name, row.division
         plan = self._deleted if name == DELETED else self._by_name[name]
         expected = row.row_count if plan.strategy == RELOAD and row.loaded else None
         item = self.progress.start(name, division, plan.strategy, expected)
-        current["item"] = item
         job = jobs.Job(
-            plan, division, row, client, batch.conn, self.owner, self.lease, item, self.stop.is_set,
-            calls_before=client.calls, batch=batch,
+            plan, division, row, self._client, batch.conn, self.owner, self.lease, item, self.stop.is_set,
+            batch=batch,
         )  # fmt: skip
-        waits_before = waits["n"]
+        waits = 0
+        clock = self.session.rates.clock
         began = utc_now()
         started = time.perf_counter()
         status, message, done = "ok", None, True
         fatal: BaseException | None = None
+        work: jobs.Steps[None]
         try:
             if name in self.resync and (name, division) not in self._restarted:
                 jobs.restart(job)
                 self._restarted.add((name, division))
             if plan.strategy == DELETIONS:
-                jobs.run_deleted(job, self._targets)
+                work = jobs.run_deleted(job, self._targets)
             elif plan.strategy == SYNC:
-                jobs.run_sync(job)
+                work = jobs.run_sync(job)
             elif plan.strategy == RELOAD:
-                jobs.run_reload(job)
+                work = jobs.run_reload(job)
             else:
-                jobs.run_modified(job)
+                work = jobs.run_modified(job)
+            for wait_for in work:
+                waits += 1
+                item.wait(max(0.0, wait_for.until - clock.now()))
+                yield wait_for
         except RateLimitError as exc:
             status, message, done = "budget", str(exc), False
             with self._lock:
@@ -533,11 +613,9 @@ class Run:
             status, message = "error", f"{type(exc).__name__}: {exc}"
             job.tally.errors += 1
             log.exception("replicating %s in division %s failed", name, division)
-        current.pop("item", None)
         outcome = Outcome(
-            name, division, plan.strategy, status, job.tally.rows, job.tally.deleted,
-            client.calls - job.calls_before, job.tally.errors, waits["n"] - waits_before,
-            time.perf_counter() - started, message, job.tally.shortfall,
+            name, division, plan.strategy, status, job.tally.rows, job.tally.deleted, job.calls,
+            job.tally.errors, waits, time.perf_counter() - started, message, job.tally.shortfall,
         )  # fmt: skip
         entry = _Pending(outcome, job.tally, began, utc_now(), done and status != "lost")
 
@@ -553,6 +631,16 @@ class Run:
             self._commit(batch, pending)
         if fatal is not None:
             raise fatal
+
+
+@dataclass
+class _Division:
+    """A claimed division: its items' work, resumable step by step."""
+
+    rows: list[CursorRow]
+    work: jobs.Steps[None]
+    not_before: float = 0.0  # on the state store's clock: when its minute window reopens
+    done: bool = False
 
 
 @dataclass
