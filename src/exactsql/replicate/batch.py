@@ -2,8 +2,8 @@
 follows them (both go in the same transaction), but one transaction carries many pages.
 
 A worker hands its writes to a ``Batch`` in the order a page-per-transaction run would make them: rows
-(``upsert``), cursor updates fenced by the claim (``save``) and anything else (``call``: deletions, the
-swap of a reload, a count, the run history). ``flush`` applies them in one transaction, in that order but
+(``upsert``), cursor updates fenced by the claim (``save``), row counts (``count``: those of a table in one
+statement) and anything else (``call``: deletions, the swap of a reload, the run history). ``flush`` applies them in one transaction, in that order but
 for the rows: those of one table (of every division in the batch) go in as one bulk write — before the
 first call that reads or changes that table (``needs``), else after all other calls but the ``late`` ones
 (an item's closing count, a reload's swap, the end of an item in the run history), which run last, in
@@ -70,6 +70,15 @@ class _Call:
 
 
 @dataclass
+class Counted:
+    """The rows of one (table, division) once the batch's rows are written (``value``, set at commit)."""
+
+    table: str
+    division: int
+    value: int = 0
+
+
+@dataclass
 class _Save:
     save: Callable[..., None]
     values: dict[str, Any]
@@ -84,7 +93,7 @@ class Batch:
         self.conn = conn
         self.max_rows = max_rows
         self.max_seconds = max_seconds
-        self._ops: list[_Rows | _Save | _Call] = []
+        self._ops: list[_Rows | _Save | _Call | Counted] = []
         self._after: list[Callable[[], None]] = []
         self._rows = 0
         self._since: float | None = None
@@ -150,6 +159,15 @@ class Batch:
         self._note()
 
     @_locked
+    def count(self, table: str, division: int) -> Counted:
+        """The rows ``table`` holds in ``division`` at commit time: after every row and call of the batch,
+        before the ``late`` calls (which may read it); the counts of one table are one statement."""
+        counted = Counted(table, division)
+        self._ops.append(counted)
+        self._note()
+        return counted
+
+    @_locked
     def after(self, done: Callable[[], None]) -> None:
         """Runs ``done`` once the writes handed in so far are committed (at once when none are pending)."""
         if self._ops:
@@ -180,11 +198,14 @@ class Batch:
             with self.conn.transaction():
                 rows: dict[tuple[str, bool], list[_Rows]] = {}
                 late: list[_Call] = []
+                counts: dict[str, list[Counted]] = {}
                 for op in ops:
                     if isinstance(op, _Rows):
                         rows.setdefault((op.spec.name, op.stage), []).append(op)
                     elif isinstance(op, _Save):
                         op.save(**op.values)
+                    elif isinstance(op, Counted):
+                        counts.setdefault(op.table, []).append(op)
                     elif op.late:
                         late.append(op)
                     else:
@@ -193,6 +214,10 @@ class Batch:
                         op.op()
                 for group in rows.values():
                     self._write(group)
+                for table, wanted in counts.items():
+                    found = self.conn.counts(table, sorted({c.division for c in wanted}))
+                    for counted in wanted:
+                        counted.value = found.get(counted.division, 0)
                 for op in late:
                     op.op()
                 if self.closing is not None:

@@ -150,7 +150,9 @@ class Job:
         for attempt in range(RETRIES):
             body = yield from self.get(url, params, division)
             try:
-                table = page_to_arrow(body, columns)
+                table = _empty_page(body, columns)
+                if table is None:
+                    table = page_to_arrow(body, columns)
                 break
             except (ValueError, pa.ArrowInvalid, KeyError, TypeError) as exc:  # a truncated answer
                 self.tally.errors += 1
@@ -166,6 +168,24 @@ class Job:
         if nxt is None:
             self.digest = self._hash.hexdigest()
         return table, nxt
+
+
+#: Empty pages as Arrow, by their columns (a run that finds no change reads mostly these).
+_EMPTY: dict[tuple[tuple[str, str], ...], pa.Table] = {}
+
+
+def _empty_page(body: bytes, columns: list[Column]) -> pa.Table | None:
+    """The page as Arrow when it is a last page without rows (else None), without converting it again."""
+    if len(body) > 200:
+        return None
+    d = orjson.loads(body).get("d")
+    if not isinstance(d, dict) or d.get("results") != [] or d.get("__next"):
+        return None
+    key = tuple((c.name, c.edm) for c in columns)
+    empty = _EMPTY.get(key)
+    if empty is None:
+        empty = _EMPTY[key] = page_to_arrow(body, columns)
+    return empty
 
 
 @dataclass
@@ -209,15 +229,22 @@ def restart(job: Job) -> None:
     job.state = dataclasses.replace(job.state, cursor=None, resume=None, loaded=False, row_count=None)
 
 
-def row_count(job: Job) -> int:
-    """The rows of the item now, to record at its end; when far fewer than its last run left, that count
-    is kept instead (so the shortfall is reported on every run until a resync) and ``tally.shortfall`` set."""
-    now = job.conn.count(job.plan.spec.name, job.division)
+def row_count(job: Job, now: int) -> int:
+    """The rows of the item to record at its end (``now``: its rows in the copy); when far fewer than its
+    last run left, that count is kept instead (so the shortfall is reported on every run until a resync)
+    and ``tally.shortfall`` set."""
     before = job.state.row_count
     if before is None or not job.state.loaded or now >= before * SHORT_SHARE or before - now < SHORT_ROWS:
         return now
     job.tally.shortfall = (before, now)
     return before
+
+
+def save_row_count(job: Job, now: int) -> None:
+    """Records the item's rows at its end (no write when the count recorded is still right)."""
+    count = row_count(job, now)
+    if count != job.state.row_count:
+        job.save(row_count=count)
 
 
 # -- sync -------------------------------------------------------------------------------------------------
@@ -244,7 +271,8 @@ def run_sync(job: Job) -> Steps[None]:
         job.tally.rows += batch.num_rows
         job.progress.rows(batch.num_rows)
         out.maybe_flush()
-    out.call(lambda: job.save(row_count=row_count(job)), late=True)
+    counted = out.count(plan.spec.name, job.division)
+    out.call(lambda: save_row_count(job, counted.value), late=True)
 
 
 # -- sync/Deleted -----------------------------------------------------------------------------------------
@@ -441,6 +469,8 @@ def run_modified(job: Job) -> Steps[None]:
     following = cursor
     if seen is not None:
         following = max(cursor or 0, seen - MODIFIED_LAG_MS)
+    counted = out.count(spec.name, job.division)
     out.call(
-        lambda: job.save(cursor=following, resume=None, loaded=True, row_count=row_count(job)), late=True
+        lambda: job.save(cursor=following, resume=None, loaded=True, row_count=row_count(job, counted.value)),
+        late=True,
     )

@@ -300,6 +300,21 @@ class TargetConnection:
         ).fetchall()
         return int(rows[0][0])
 
+    def counts(self, table: str, divisions: Sequence[int]) -> dict[int, int]:
+        """Rows of ``table`` per division of ``divisions`` (one statement per 500; a division without rows is
+        absent)."""
+        out: dict[int, int] = {}
+        division = self.q("Division")
+        for start in range(0, len(divisions), 500):
+            chunk = divisions[start : start + 500]
+            for d, n in self.execute(
+                f"SELECT {division}, count(*) FROM {self.q(table)} WHERE {division} IN ({self.p(len(chunk))}) "
+                f"GROUP BY {division}",
+                list(chunk),
+            ).fetchall():
+                out[int(d)] = int(n)
+        return out
+
     # -- cursors and claims ---------------------------------------------------------------------------------
 
     def _cursor_row(self, values: Sequence[Any]) -> CursorRow:
