@@ -218,7 +218,7 @@ def api(
         params[key] = value
     needs_division = "/" in path and not path.lower().startswith(("current/", "system/users", "http"))
     if division is None and needs_division:
-        division = int(client.me()["CurrentDivision"])
+        division = int(session.me(client)["CurrentDivision"])
     started = time.perf_counter()
     if all_pages:
         rows = [row for page in client.pages(path, params, division) for row in page]

@@ -55,6 +55,7 @@ def open_session(name: str = "sandbox", config: Config | None = None) -> Session
 def attach_replicas(engine: Engine, config: Config) -> None:
     """Lets ``engine``'s scripts keep tables in the replicas the config names: ``create table NAME@ALIAS``."""
     from exactsql.replicate.saved_tables import ReplicaTables
+    from exactsql.sql.memory import ALIAS as IN_MEMORY
 
     for alias, url in config.replicas.items():
         if alias in engine.sessions:
@@ -62,4 +63,9 @@ def attach_replicas(engine: Engine, config: Config) -> None:
                 f"The replica alias {alias!r} in {config.path} is also the alias of a connection here.",
                 "Rename the replica in [replicas], or give the connection another alias (--alias).",
             )
-        engine.resolver.storages[alias] = ReplicaTables(alias, url)
+        if alias == IN_MEMORY:
+            raise ConfigError(
+                f"The replica alias {alias!r} in {config.path} is the name of exactsql's in-memory tables.",
+                "Rename the replica in [replicas].",
+            )
+        engine.keep_tables_in(alias, ReplicaTables(alias, url))

@@ -128,3 +128,11 @@ def test_use_select_of_other_numbers_is_refused(engine: Engine, control: httpx.C
     before = api_calls(control)
     engine.run("use select code from systemdivisions@eol where code > 0")
     assert api_calls(control) - before == 0  # the division list the statement before read is kept
+
+
+def test_a_kept_division_list_costs_no_call_under_the_cap(engine: Engine, control: httpx.Client) -> None:
+    engine.run("select count(*) from systemdivisions")  # reads the list and keeps it with the chain
+    before = api_calls(control)
+    table = engine.run("select count(*) n from systemdivisions", max_calls=0)[-1].table
+    assert table is not None and table.to_pylist()[0]["n"] >= 1
+    assert api_calls(control) == before

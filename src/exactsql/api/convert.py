@@ -13,6 +13,7 @@ import io
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterable, Sequence
 
 import orjson
@@ -141,19 +142,55 @@ def rows_to_arrow(rows: Iterable[dict], columns: Sequence[Column]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema_for(columns))
 
 
-#: Bytes of Arrow pages a read keeps in memory before it writes them to a file (``EXACTSQL_SPILL_BYTES``).
+#: Bytes of Arrow pages all reads of a process keep in memory before they write more to files
+#: (``EXACTSQL_SPILL_BYTES``).
 SPILL_BYTES = 64 * 1024 * 1024
 
 
+class HeldBytes:
+    """The bytes of pages that spools hold in memory, against one limit shared by all of them (the reads of
+    many divisions at once together stay under it)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> bool:
+        """Counts ``size`` more bytes held, unless that passes the limit."""
+        with self._lock:
+            if self.held + size > self.limit:
+                return False
+            self.held += size
+            return True
+
+    def give(self, size: int) -> None:
+        """Counts ``size`` bytes no longer held by a spool."""
+        with self._lock:
+            self.held -= size
+
+
+_process_held: dict[int, HeldBytes] = {}
+_process_lock = threading.Lock()
+
+
+def process_held_bytes() -> HeldBytes:
+    """The process's budget of pages in memory (``EXACTSQL_SPILL_BYTES``, read when first needed)."""
+    limit = int(os.environ.get("EXACTSQL_SPILL_BYTES", SPILL_BYTES))
+    with _process_lock:
+        return _process_held.setdefault(limit, HeldBytes(limit))
+
+
 class PageSpool:
-    """The Arrow pages of one read as they arrive: in memory up to ``limit`` bytes, beyond that appended to
-    an Arrow IPC file in the temporary directory, which ``table`` maps into memory (zero copy: its pages are
-    the kernel's to load and evict, not the process's heap). A read of a million rows so holds at most
-    ``limit`` bytes of pages of its own; the file is unlinked as soon as it is mapped."""
+    """The Arrow pages of one read as they arrive: in memory while the process's spools together hold less
+    than ``EXACTSQL_SPILL_BYTES`` (or this spool less than ``limit``), beyond that appended to an Arrow IPC
+    file in the temporary directory, which ``table`` maps into memory (zero copy: its pages are the kernel's
+    to load and evict, not the process's heap). Reads of a million rows, or of a thousand divisions at once,
+    so hold a bounded number of bytes of pages of their own; the file is unlinked as soon as it is mapped."""
 
     def __init__(self, schema: pa.Schema, limit: int | None = None) -> None:
         self.schema = schema
-        self.limit = limit if limit is not None else int(os.environ.get("EXACTSQL_SPILL_BYTES", SPILL_BYTES))
+        self.budget = HeldBytes(limit) if limit is not None else process_held_bytes()
         self._held: list[pa.Table] = []
         self._bytes = 0
         self._file: str | None = None
@@ -168,7 +205,7 @@ class PageSpool:
     def add(self, page: pa.Table) -> None:
         """One more page (with the spool's schema)."""
         self.rows += page.num_rows
-        if self._writer is None and self._bytes + page.nbytes <= self.limit:
+        if self._writer is None and self.budget.take(page.nbytes):
             self._held.append(page)
             self._bytes += page.nbytes
             return
@@ -178,13 +215,19 @@ class PageSpool:
             self._writer = pa.ipc.new_file(self._file, self.schema)
             for held in self._held:
                 self._writer.write_table(held)
-            self._held, self._bytes = [], 0
+            self._release()
         self._writer.write_table(page)
 
+    def _release(self) -> None:
+        self.budget.give(self._bytes)
+        self._held, self._bytes = [], 0
+
     def table(self) -> pa.Table:
-        """Every page as one table (memory-mapped when spilled)."""
+        """Every page as one table (memory-mapped when spilled); the spool is empty afterwards."""
         if self._writer is None or self._file is None:
-            return pa.concat_tables(self._held) if self._held else self.schema.empty_table()
+            table = pa.concat_tables(self._held) if self._held else self.schema.empty_table()
+            self._release()  # the table is its caller's now
+            return table
         self._writer.close()
         try:
             return pa.ipc.open_file(pa.memory_map(self._file)).read_all()
@@ -197,4 +240,5 @@ class PageSpool:
         if self._writer is not None and self._file is not None:
             self._writer.close()
             os.unlink(self._file)
-        self._held, self._writer, self._file = [], None, None
+        self._release()
+        self._writer, self._file = None, None

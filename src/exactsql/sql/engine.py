@@ -28,7 +28,7 @@ from exactsql.api.client import ExactClient
 from exactsql.api.convert import PageSpool, page_to_arrow, schema_for
 from exactsql.api.session import Session
 from exactsql.catalog import Column, load_catalog
-from exactsql.sql import dictionary, dml, reach, script, types
+from exactsql.sql import dictionary, dml, memory, reach, script, types
 from exactsql.sql.calls import CallBudget, budgeted_client
 from exactsql.sql.dialect import (
     SQLError,
@@ -118,10 +118,27 @@ def check_text(sql: str) -> None:
         ) from None
 
 
-def fetch_calls(plan: Plan) -> int:
-    """The fewest API calls the fetches of ``plan`` make (a SystemDivisions read is one call)."""
+#: Rows of a statement's result DuckDB hands over at a time.
+RESULT_BATCH_ROWS = 100_000
+
+
+def _spooled(relation: duckdb.DuckDBPyRelation) -> pa.Table:
+    """The rows of ``relation`` as they stream out of DuckDB, in a page spool: a large result goes to a
+    memory-mapped file rather than onto the heap beside the pages it was computed from."""
+    reader = relation.to_arrow_reader(RESULT_BATCH_ROWS)
+    spool = PageSpool(reader.schema)
+    for batch in reader:
+        spool.add(pa.Table.from_batches([batch], reader.schema))
+    return spool.table()
+
+
+def fetch_calls(plan: Plan, divisions_kept: Callable[[str], bool] = lambda alias: False) -> int:
+    """The fewest API calls the fetches of ``plan`` make (a SystemDivisions read is one call, none when
+    ``divisions_kept(alias)`` says the division list is kept)."""
     return sum(
-        s.least_calls if s.path is not None else int(s.ref.dictionary == "SystemDivisions")
+        s.least_calls
+        if s.path is not None
+        else int(s.ref.dictionary == "SystemDivisions" and not divisions_kept(s.ref.alias))
         for s in plan.fetches
     )
 
@@ -176,6 +193,12 @@ class Engine:
         self._source = ""
         self.duck = types.connect(file_access)
         self.writes = dml.WriteSession()  # writes to Exact Online: the open transaction, reference reads
+
+    def keep_tables_in(self, alias: str, storage: memory.TableStorage) -> None:
+        """Lets scripts keep tables in ``storage`` as ``NAME@alias`` (``create table``, ``insert``, ``select``)."""
+        if alias in self.sessions or alias in self.resolver.storages:
+            raise ValueError(f"alias {alias!r} is taken")
+        self.resolver.storages[alias] = storage
 
     def close(self) -> None:
         """Closes the engine's DuckDB connection and the replicas its scripts keep tables in."""
@@ -453,7 +476,9 @@ class Engine:
     def _run_query(self, tree: exp.Expression) -> StatementResult:
         plan = self.plan(tree)
         left = self.budget.left()
-        needed = fetch_calls(plan)
+        needed = fetch_calls(
+            plan, lambda alias: self.sessions[alias].kept("divisions", self.divisions_max_age) is not None
+        )
         if left is not None and needed > left:
             raise SQLError(
                 f"The plan needs at least {needed} API calls, more than the {left} left of "
@@ -469,7 +494,7 @@ class Engine:
         try:
             for name, table in relations.items():
                 types.register(self.duck, name, table, columns[name])
-            table = self.duck.sql(to_duckdb(plan.tree)).to_arrow_table()
+            table = _spooled(self.duck.sql(to_duckdb(plan.tree)))
         except duckdb.Error as exc:
             message, line, column = duck_message(exc, self._source)
             raise SQLError(message, "", line, column) from None
@@ -555,7 +580,12 @@ class Engine:
             if self.on_page is not None:
                 self.on_page(path.endpoint, read.division, page.num_rows, expected)
 
-        reads = read_divisions(client, path.endpoint, params, targets, self._workers(alias), on_page)
+        try:
+            reads = read_divisions(client, path.endpoint, params, targets, self._workers(alias), on_page)
+        except BaseException:
+            for spool in tables.values():
+                spool.discard()  # their pages no longer count against the process's budget
+            raise
         with contextlib.suppress(Exception):  # a store away: the slots end with their window
             client.flush()  # slots leased and not used go back to the other processes
         parts = []
@@ -563,7 +593,7 @@ class Engine:
             table = tables[read.division].table()
             if partitioned:
                 table = table.append_column(
-                    DIVISION.name, pa.array([read.division] * table.num_rows, pa.int32())
+                    DIVISION.name, pa.repeat(pa.scalar(read.division, pa.int32()), table.num_rows)
                 )
             self.ios.append(
                 IORecord(
