@@ -101,6 +101,7 @@ class Sandbox:
         self.errors = ErrorBudget(self.settings, self.clock)
         self.faults = Faults(seed)
         self.requests: collections.deque[dict] = collections.deque(maxlen=20000)
+        self._handling_since: tuple[float, float] | None = None  # (real time, sandbox clock)
         self.login_tickets: dict[str, tuple[str, float]] = {}
         self._build_world()
 
@@ -183,7 +184,11 @@ class Sandbox:
             if fault is not None and fault.kind != "truncated" and fault.kind not in AFTER_WORK:
                 return self._fault_response(request, fault.kind, fault.seconds)
             started = time.perf_counter()
-            response = rest.token(self, request) if token_endpoint else rest.api(self, request)
+            self._handling_since = (time.time(), self.clock.now())  # one request at a time, under the lock
+            try:
+                response = rest.token(self, request) if token_endpoint else rest.api(self, request)
+            finally:
+                self._handling_since = None
             if fault is not None:
                 response = self._fault_response(request, fault.kind, fault.seconds, response)
             log.debug(
@@ -232,10 +237,13 @@ class Sandbox:
     def log_request(
         self, request: Request, status: int, division: int | None, extra: dict | None = None
     ) -> None:
-        """Adds a request to the log that ``/_sandbox/requests`` shows."""
+        """Adds a request to the log that ``/_sandbox/requests`` shows, with the time its handling began (when
+        it was admitted to its rate window): real (``time``) and on the sandbox's clock (``clock``)."""
         params = request.params()
+        real, clock = self._handling_since or (time.time(), self.clock.now())
         entry = {
-            "time": time.time(),
+            "time": real,
+            "clock": clock,
             "method": request.method,
             "path": request.path,
             "query": {k: v for k, v in params.items() if k.startswith("$")},

@@ -33,6 +33,7 @@ from typing import TypeVar
 import numpy as np
 
 from exactsql.catalog import load_catalog
+from exactsql.sandbox import datagen_names as N
 from exactsql.sandbox import datagen_pools as P
 from exactsql.sandbox import datagen_templates as T
 from exactsql.sandbox.datagen_base import (
@@ -166,7 +167,7 @@ class World:
         self._access = [n_users] + [int(rng.integers(4, n_users + 1)) for _ in range(divisions - 1)]
         order = rng.permutation(len(P.PROFILES))
         self._profiles = [int(order[d % len(order)]) for d in range(divisions)]
-        family = rng.permutation(len(P.SURNAMES))
+        family = rng.permutation(len(N.SURNAMES))
         self._division_names = [
             f"{self._cap(int(family[d % len(family)]))} {P.PROFILES[self._profiles[d]][0]} B.V."
             for d in range(divisions)
@@ -178,7 +179,7 @@ class World:
 
     @staticmethod
     def _cap(k: int) -> str:
-        prefix, base = P.SURNAMES[k]
+        prefix, base = N.SURNAMES[k]
         return f"{prefix[0].upper()}{prefix[1:]} {base}" if prefix else base
 
     def _make_users(self, rng: np.random.Generator, n: int) -> None:
@@ -190,8 +191,8 @@ class World:
         names: list[str] = []
         while len(names) < n:
             f = bool(rng.random() < 0.45)
-            first = str(rng.choice(P.FIRST_NAMES_F if f else P.FIRST_NAMES_M))
-            prefix, last = P.SURNAMES[int(rng.integers(len(P.SURNAMES)))]
+            first = str(rng.choice(N.FIRST_NAMES_F if f else N.FIRST_NAMES_M))
+            prefix, last = N.SURNAMES[int(rng.integers(len(N.SURNAMES)))]
             user = f"{first[0].lower()}.{slug(prefix + last)}@example.nl"
             if user in seen:
                 continue
@@ -296,15 +297,15 @@ class World:
             "Code": np.array(self.division_codes, dtype=np.int64),
             "Description": pool(names),
             "AddressLine1": pool(
-                f"{P.STREETS[a]} {b}"
+                f"{N.STREETS[a]} {b}"
                 for a, b in zip(
-                    rint(s + 2, idx, len(P.STREETS)).tolist(),
+                    rint(s + 2, idx, len(N.STREETS)).tolist(),
                     (1 + rint(s + 3, idx, 120)).tolist(),
                     strict=True,
                 )
             ),
             "Postcode": postcodes(s + 4, idx, city),
-            "City": pool(P.CITIES[c][0] for c in city.tolist()),
+            "City": pool(N.CITIES[c][0] for c in city.tolist()),
             "Country": const("NL", n),
             "Currency": const("EUR", n),
             "Legislation": const("NL", n),

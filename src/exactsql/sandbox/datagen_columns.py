@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from exactsql.sandbox import datagen_pools as P
+from exactsql.sandbox import datagen_names as N
 from exactsql.sandbox.datagen_base import (
     MS_PER_DAY,
     Column,
@@ -65,8 +65,8 @@ _BANKS = (
     ("INGB", "INGBNL2A", "ING Bank"),
     ("ABNA", "ABNANL2A", "ABN AMRO"),
 )
-_FIRST = pool(P.FIRST_NAMES_M + P.FIRST_NAMES_F)
-_CITY = pool(c[0] for c in P.CITIES)
+_FIRST = pool(N.FIRST_NAMES_M + N.FIRST_NAMES_F)
+_CITY = pool(c[0] for c in N.CITIES)
 
 
 def make_column(t: GenericTable, name: str, edm: str) -> Column | None:
@@ -273,20 +273,20 @@ def _person(t: GenericTable, name: str) -> Column | None:
         return None
     s = t.salt_of("person")
     female = lambda i: runi(s, i) < 0.45  # noqa: E731
-    first = lambda i: np.take(_FIRST, np.where(female(i), len(P.FIRST_NAMES_M), 0) + rint(s + 1, i, 40))  # noqa: E731
-    surname = lambda i: rint(s + 2, i, len(P.SURNAMES))  # noqa: E731
+    first = lambda i: np.take(_FIRST, np.where(female(i), len(N.FIRST_NAMES_M), 0) + rint(s + 1, i, 40))  # noqa: E731
+    surname = lambda i: rint(s + 2, i, len(N.SURNAMES))  # noqa: E731
 
     def full(i: np.ndarray) -> np.ndarray:
         return pool(
-            f"{f} {P.SURNAMES[k][0]} {P.SURNAMES[k][1]}".replace("  ", " ")
+            f"{f} {N.SURNAMES[k][0]} {N.SURNAMES[k][1]}".replace("  ", " ")
             for f, k in zip(first(i).tolist(), surname(i).tolist(), strict=True)
         )
 
     makers: dict[str, Callable[[np.ndarray], np.ndarray]] = {
         "FirstName": first,
         "NickName": first,
-        "LastName": lambda i: pool(P.SURNAMES[k][1] for k in surname(i).tolist()),
-        "MiddleName": lambda i: pool(P.SURNAMES[k][0] or None for k in surname(i).tolist()),
+        "LastName": lambda i: pool(N.SURNAMES[k][1] for k in surname(i).tolist()),
+        "MiddleName": lambda i: pool(N.SURNAMES[k][0] or None for k in surname(i).tolist()),
         "Initials": lambda i: pool(f[0] + "." for f in first(i).tolist()),
         "FullName": full,
         "Name": full,
@@ -297,7 +297,7 @@ def _person(t: GenericTable, name: str) -> Column | None:
         return makers[name]
     if name.endswith(("Email", "EMail")):
         return lambda i: pool(
-            f"{slug(f)}.{slug(P.SURNAMES[k][0] + P.SURNAMES[k][1])}@{slug(t.div.description)}.nl"
+            f"{slug(f)}.{slug(N.SURNAMES[k][0] + N.SURNAMES[k][1])}@{slug(t.div.description)}.nl"
             for f, k in zip(first(i).tolist(), surname(i).tolist(), strict=True)
         )
     return None
@@ -309,9 +309,9 @@ def _contact(t: GenericTable, name: str, s: int) -> Column | None:
     city = lambda i: city_of(t.salt_of("city"), i)  # noqa: E731
     if low in ("addressline1", "addressstreet", "street"):
         return lambda i: pool(
-            f"{P.STREETS[a]} {b}"
+            f"{N.STREETS[a]} {b}"
             for a, b in zip(
-                rint(s, i, len(P.STREETS)).tolist(), (1 + rint(s + 1, i, 180)).tolist(), strict=True
+                rint(s, i, len(N.STREETS)).tolist(), (1 + rint(s + 1, i, 180)).tolist(), strict=True
             )
         )
     if low == "addressstreetnumber":

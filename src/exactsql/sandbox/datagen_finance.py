@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from exactsql.sandbox import datagen_names as N
 from exactsql.sandbox import datagen_pools as P
 from exactsql.sandbox import datagen_templates as T
 from exactsql.sandbox.datagen_base import (
@@ -58,7 +59,7 @@ _ITEM_TEMPLATES = [k for k, text in enumerate(P.INVOICE_DESCRIPTIONS) if "{item}
 
 def _month_year(days: np.ndarray) -> tuple[list[str], list[int]]:
     year, month = year_month(days)
-    return [P.MONTHS_NL[m - 1] for m in month.tolist()], year.tolist()
+    return [N.MONTHS_NL[m - 1] for m in month.tolist()], year.tolist()
 
 
 _JOURNAL_CODES = np.array(sorted(T.JOURNALS))

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from exactsql.catalog import Table as CatalogTable
-from exactsql.sandbox import datagen_pools as P
+from exactsql.sandbox import datagen_names as N
 from exactsql.sandbox.datagen_base import (
     Column,
     Table,
@@ -335,7 +335,7 @@ class GenericTable(Table):
         if self.transactional:
             year, month = year_month(self.anchor(i))
             return pool(
-                f"{self.label} {P.MONTHS_NL[m - 1]} {y}"
+                f"{self.label} {N.MONTHS_NL[m - 1]} {y}"
                 for y, m in zip(year.tolist(), month.tolist(), strict=True)
             )
         return pool(f"{self.label} {x}" for x in (i + 1).tolist())

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from exactsql.sandbox import datagen_names as N
 from exactsql.sandbox import datagen_pools as P
 from exactsql.sandbox import datagen_templates as T
 from exactsql.sandbox.datagen_base import (
@@ -28,18 +29,18 @@ from exactsql.sandbox.values import NULL_DATE
 if TYPE_CHECKING:
     from exactsql.sandbox.datagen import DivisionData
 
-_SURNAME_CAP = pool((p[0].upper() + p[1:] + " " + b) if p else b for p, b in P.SURNAMES)
-_SURNAME_PREFIX = pool(p or None for p, _ in P.SURNAMES)
-_SURNAME_BASE = pool(b for _, b in P.SURNAMES)
-_SURNAME_SLUG = [slug(p + b) for p, b in P.SURNAMES]
-_FIRST_SLUG = {f: slug(f) for f in P.FIRST_NAMES_M + P.FIRST_NAMES_F}
-_CITY = pool(c[0] for c in P.CITIES)
-_CITY_LO = np.array([c[1] for c in P.CITIES], dtype=np.int64)
-_CITY_SPAN = np.array([c[2] - c[1] + 1 for c in P.CITIES], dtype=np.int64)
-_CITY_AREA = [c[3] for c in P.CITIES]
-_CITY_LAT = np.array([c[4] for c in P.CITIES])
-_CITY_LON = np.array([c[5] for c in P.CITIES])
-_CITY_WEIGHTS = np.linspace(3.0, 1.0, len(P.CITIES))
+_SURNAME_CAP = pool((p[0].upper() + p[1:] + " " + b) if p else b for p, b in N.SURNAMES)
+_SURNAME_PREFIX = pool(p or None for p, _ in N.SURNAMES)
+_SURNAME_BASE = pool(b for _, b in N.SURNAMES)
+_SURNAME_SLUG = [slug(p + b) for p, b in N.SURNAMES]
+_FIRST_SLUG = {f: slug(f) for f in N.FIRST_NAMES_M + N.FIRST_NAMES_F}
+_CITY = pool(c[0] for c in N.CITIES)
+_CITY_LO = np.array([c[1] for c in N.CITIES], dtype=np.int64)
+_CITY_SPAN = np.array([c[2] - c[1] + 1 for c in N.CITIES], dtype=np.int64)
+_CITY_AREA = [c[3] for c in N.CITIES]
+_CITY_LAT = np.array([c[4] for c in N.CITIES])
+_CITY_LON = np.array([c[5] for c in N.CITIES])
+_CITY_WEIGHTS = np.linspace(3.0, 1.0, len(N.CITIES))
 _LETTERS = "ABCDEGHJKLMNPRTVWXZ"
 _PRIMES = (7919, 104729, 1299709, 15485863, 179424673)
 
@@ -217,7 +218,7 @@ class GLClassifications(Table):
 _TAB = np.array([0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0, 0, 1, 3, 0, 1])
 _OCC = np.array([int((_TAB[:j] == _TAB[j]).sum()) for j in range(20)])
 _CNT = np.bincount(_TAB)
-_NS, _NT, _NC, _NR = len(P.SURNAMES), len(P.TRADES), len(P.SECTORS), len(P.REGIONS)
+_NS, _NT, _NC, _NR = len(N.SURNAMES), len(N.TRADES), len(N.SECTORS), len(N.REGIONS)
 _SPACE = (_NT * _NS * 3, _NS * _NC * 2, _NS * (_NS - 1) * 2, _NR * _NC * 4)
 _LEGAL = (("", " B.V.", " V.O.F."), (" B.V.", ""), ("", " V.O.F."), (" B.V.", "", " Groep", " Holding B.V."))
 
@@ -242,10 +243,10 @@ def _company_parts(salt: int, idx: np.ndarray) -> tuple[list[int], list[int], li
 
 
 _WORDS = (
-    (P.TRADES, list(_SURNAME_CAP)),
-    (list(_SURNAME_CAP), P.SECTORS),
+    (N.TRADES, list(_SURNAME_CAP)),
+    (list(_SURNAME_CAP), N.SECTORS),
     (list(_SURNAME_CAP), list(_SURNAME_CAP)),
-    (P.REGIONS, P.SECTORS),
+    (N.REGIONS, N.SECTORS),
 )
 _SEP = (" ", " ", " & ", " ")
 _SLUGS = tuple(([slug(w) for w in first], [slug(w) for w in second]) for first, second in _WORDS)
@@ -309,9 +310,9 @@ class Accounts(Table):
         )
         c["IsMailing"] = lambda i: (runi(s("mailing"), i) < 0.3).astype(np.int64)
         c["AddressLine1"] = lambda i: pool(
-            f"{P.STREETS[a]} {b}"
+            f"{N.STREETS[a]} {b}"
             for a, b in zip(
-                rint(s("street"), i, len(P.STREETS)).tolist(),
+                rint(s("street"), i, len(N.STREETS)).tolist(),
                 (1 + rint(s("number"), i, 180)).tolist(),
                 strict=True,
             )
@@ -412,9 +413,9 @@ class Accounts(Table):
             "City": np.take(_CITY, city),
             "Postcode": postcodes(salt + 2, idx, city),
             "AddressLine1": pool(
-                f"{P.STREETS[a]} {b}"
+                f"{N.STREETS[a]} {b}"
                 for a, b in zip(
-                    rng.integers(0, len(P.STREETS), len(idx)).tolist(),
+                    rng.integers(0, len(N.STREETS), len(idx)).tolist(),
                     rng.integers(1, 180, len(idx)).tolist(),
                     strict=True,
                 )
@@ -457,11 +458,11 @@ class Contacts(Table):
         c["Phone"] = c["BusinessPhone"] = lambda i: div.lookup(A, "Phone", self.account(i))
         c["Mobile"] = c["BusinessMobile"] = lambda i: mobiles(s("mobile"), i)
         c["JobTitleDescription"] = lambda i: np.take(
-            pool(P.JOB_TITLES),
+            pool(N.JOB_TITLES),
             np.where(
                 accounts.main_contact(self.account(i)) == i,
                 rint(s("job"), i, 3),
-                rint(s("job"), i, len(P.JOB_TITLES)),
+                rint(s("job"), i, len(N.JOB_TITLES)),
             ),
         )
         c["Language"] = lambda i: const("NL", len(i))
@@ -485,16 +486,16 @@ class Contacts(Table):
         return runi(self.s("female"), i) < 0.45
 
     def surname(self, i: np.ndarray) -> np.ndarray:
-        return rint(self.s("surname"), i, len(P.SURNAMES))
+        return rint(self.s("surname"), i, len(N.SURNAMES))
 
     def first_names(self, i: np.ndarray) -> np.ndarray:
-        k = rint(self.s("first"), i, len(P.FIRST_NAMES_M))
-        return np.where(self.female(i), np.take(pool(P.FIRST_NAMES_F), k), np.take(pool(P.FIRST_NAMES_M), k))
+        k = rint(self.s("first"), i, len(N.FIRST_NAMES_M))
+        return np.where(self.female(i), np.take(pool(N.FIRST_NAMES_F), k), np.take(pool(N.FIRST_NAMES_M), k))
 
     def full_names(self, i: np.ndarray) -> np.ndarray:
         sn = self.surname(i).tolist()
         return pool(
-            f"{f} {P.SURNAMES[k][0]} {P.SURNAMES[k][1]}" if P.SURNAMES[k][0] else f"{f} {P.SURNAMES[k][1]}"
+            f"{f} {N.SURNAMES[k][0]} {N.SURNAMES[k][1]}" if N.SURNAMES[k][0] else f"{f} {N.SURNAMES[k][1]}"
             for f, k in zip(self.first_names(i).tolist(), sn, strict=True)
         )
 
@@ -516,7 +517,7 @@ class Contacts(Table):
         return {
             "Mobile": mobiles(salt, idx),
             "BusinessMobile": mobiles(salt, idx),
-            "JobTitleDescription": np.take(pool(P.JOB_TITLES), rng.integers(0, len(P.JOB_TITLES), len(idx))),
+            "JobTitleDescription": np.take(pool(N.JOB_TITLES), rng.integers(0, len(N.JOB_TITLES), len(idx))),
         }
 
 
