@@ -2,13 +2,15 @@
 follows them (both go in the same transaction), but one transaction carries many pages.
 
 A worker hands its writes to a ``Batch`` in the order a page-per-transaction run would make them: rows
-(``upsert``), cursor updates fenced by the claim (``save``), row counts (``count``: those of a table in one
-statement) and anything else (``call``: deletions, the swap of a reload, the run history). ``flush`` applies them in one transaction, in that order but
-for the rows: those of one table (of every division in the batch) go in as one bulk write — before the
-first call that reads or changes that table (``needs``), else after all other calls but the ``late`` ones
-(an item's closing count, a reload's swap, the end of an item in the run history), which run last, in
-their order. Of two rows with the same (division, key) the later wins, as the later upsert would have;
-consecutive cursor updates of one item go as one (the last values win). That is what the sequence of
+(``upsert``), cursor updates fenced by the claim (``save``), row counts (``count``) and anything else
+(``call``: deletions, the swap of a reload, the run history). ``flush`` applies them in one transaction: the
+calls in their order, the rows of one table (of every division in the batch) as one bulk write — before
+the first call that reads or changes that table (``needs``), else after all other calls; then the counts
+(one statement per table), then the cursor updates in their order (they touch only the cursors table; a
+value may be computed from a count), then the ``late`` calls (a reload's swap, an item's closing count,
+the end of an item in the run history), in their order. Of two rows with the same (division, key) the
+later wins, as the later upsert would have; consecutive cursor updates of one item go as one (the last
+values win). That is what the sequence of
 transactions would have left. A kill -9 before the commit loses the uncommitted pages and their cursors
 together: the next run reads them again. (Bulk writes have a large fixed cost per statement: DuckDB's
 ``INSERT OR REPLACE`` of 10 rows into a 74-column table takes as long as one of 1,000.)
@@ -93,7 +95,8 @@ class Batch:
         self.conn = conn
         self.max_rows = max_rows
         self.max_seconds = max_seconds
-        self._ops: list[_Rows | _Save | _Call | Counted] = []
+        self._ops: list[_Rows | _Save | _Call] = []
+        self._counts: list[Counted] = []
         self._after: list[Callable[[], None]] = []
         self._rows = 0
         self._since: float | None = None
@@ -105,7 +108,7 @@ class Batch:
         self.lock = threading.RLock()
 
     def __len__(self) -> int:
-        return len(self._ops)
+        return len(self._ops) + len(self._counts)
 
     def _note(self, rows: int = 0) -> None:
         if self._since is None:
@@ -142,7 +145,7 @@ class Batch:
     @_locked
     def save(self, save: Callable[..., None], **values: Any) -> None:
         """A fenced cursor update (``save(**values)``, e.g. ``Job.save``); consecutive ones of the same item
-        are merged."""
+        are merged. A value may be a function: it is called at commit time, after the ``count``s."""
         last = self._ops[-1] if self._ops else None
         if isinstance(last, _Save) and last.save == save:
             last.values.update(values)
@@ -163,14 +166,14 @@ class Batch:
         """The rows ``table`` holds in ``division`` at commit time: after every row and call of the batch,
         before the ``late`` calls (which may read it); the counts of one table are one statement."""
         counted = Counted(table, division)
-        self._ops.append(counted)
+        self._counts.append(counted)
         self._note()
         return counted
 
     @_locked
     def after(self, done: Callable[[], None]) -> None:
         """Runs ``done`` once the writes handed in so far are committed (at once when none are pending)."""
-        if self._ops:
+        if self._ops or self._counts:
             self._after.append(done)
         else:
             done()
@@ -178,7 +181,7 @@ class Batch:
     @_locked
     def due(self) -> bool:
         """Whether the batch should commit now."""
-        return bool(self._ops) and (
+        return bool(self._ops or self._counts) and (
             self._rows >= self.max_rows
             or (self._since is not None and time.monotonic() - self._since >= self.max_seconds)
         )
@@ -192,20 +195,18 @@ class Batch:
     def flush(self) -> None:
         """Commits every pending write in one transaction, then runs the ``after`` callbacks. When the
         transaction fails, nothing of it is committed, the pending writes are dropped and it raises."""
-        ops, after = self._ops, self._after
-        self._ops, self._after, self._rows, self._since = [], [], 0, None
-        if ops:
+        ops, after, wanted = self._ops, self._after, self._counts
+        self._ops, self._after, self._counts, self._rows, self._since = [], [], [], 0, None
+        if ops or wanted:
             with self.conn.transaction():
                 rows: dict[tuple[str, bool], list[_Rows]] = {}
                 late: list[_Call] = []
-                counts: dict[str, list[Counted]] = {}
+                saves: list[_Save] = []
                 for op in ops:
                     if isinstance(op, _Rows):
                         rows.setdefault((op.spec.name, op.stage), []).append(op)
                     elif isinstance(op, _Save):
-                        op.save(**op.values)
-                    elif isinstance(op, Counted):
-                        counts.setdefault(op.table, []).append(op)
+                        saves.append(op)  # they touch only the cursors: after the counts, in their order
                     elif op.late:
                         late.append(op)
                     else:
@@ -214,10 +215,9 @@ class Batch:
                         op.op()
                 for group in rows.values():
                     self._write(group)
-                for table, wanted in counts.items():
-                    found = self.conn.counts(table, sorted({c.division for c in wanted}))
-                    for counted in wanted:
-                        counted.value = found.get(counted.division, 0)
+                self._count(wanted)
+                for save in saves:
+                    save.save(**{k: v() if callable(v) else v for k, v in save.values.items()})
                 for op in late:
                     op.op()
                 if self.closing is not None:
@@ -225,6 +225,16 @@ class Batch:
             self.commits += 1
         for done in after:
             done()
+
+    def _count(self, wanted: list[Counted]) -> None:
+        """Fills in the ``count``s: one statement per table."""
+        by_table: dict[str, list[Counted]] = {}
+        for counted in wanted:
+            by_table.setdefault(counted.table, []).append(counted)
+        for table, group in by_table.items():
+            found = self.conn.counts(table, sorted({c.division for c in group}))
+            for counted in group:
+                counted.value = found.get(counted.division, 0)
 
     def _write(self, group: list[_Rows]) -> None:
         """The rows of one table (and staging or not) in one bulk write: per division the last row of a key."""
@@ -242,4 +252,4 @@ class Batch:
     @_locked
     def discard(self) -> None:
         """Drops the pending writes (after a failed flush, or when the run gives up)."""
-        self._ops, self._after, self._rows, self._since = [], [], 0, None
+        self._ops, self._after, self._counts, self._rows, self._since = [], [], [], 0, None

@@ -284,7 +284,10 @@ def run_sync(job: Job) -> Steps[None]:
         job.progress.rows(batch.num_rows)
         out.maybe_flush()
     counted = out.count(plan.spec.name, job.division)
-    out.call(lambda: save_row_count(job, counted.value), late=True)
+    if job.tally.rows or not job.state.loaded:  # with the last page's cursor, in one statement
+        out.save(job.save, row_count=lambda: row_count(job, counted.value))
+    else:  # nothing written: no statement at all while the count recorded is right
+        out.call(lambda: save_row_count(job, counted.value), late=True)
 
 
 # -- sync/Deleted -----------------------------------------------------------------------------------------
