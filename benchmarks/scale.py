@@ -144,14 +144,32 @@ def overhead(entries: list[dict]) -> int:
 # -- the runs ---------------------------------------------------------------------------------------------
 
 
+def process_cpu(pid: int | None) -> float:
+    """The CPU seconds process ``pid`` has used (0 when unknown)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_pair(
-    tree: Path, url: str, parallel: int, control: httpx.Client, info: dict, tmp: Path, who: str
+    tree: Path,
+    url: str,
+    parallel: int,
+    control: httpx.Client,
+    info: dict,
+    tmp: Path,
+    who: str,
+    sandbox_pid: int | None = None,
 ) -> dict[str, dict]:
-    """A first load and a run that finds no change; the results with the sandbox's call counts."""
+    """A first load and a run that finds no change; the results with the sandbox's call counts and CPU."""
     out: dict[str, dict] = {}
     for phase in ("first", "again"):
         since = time.time()
+        sandbox_cpu = process_cpu(sandbox_pid)
         result = measured(tree, url, parallel, f"{who} {phase}", info, tmp)
+        result["sandbox_cpu"] = process_cpu(sandbox_pid) - sandbox_cpu
         entries = api_log(control, since)
         result["calls"] = len(entries)
         result["overhead"] = overhead(entries)
@@ -170,12 +188,12 @@ def show(name: str, size: str, pair: dict[str, dict]) -> None:
         f"  {name:<22} first load: {first['wall']:>7.1f} s wall, {first['cpu']:>7.1f} s CPU, "
         f"{first['rows'] / max(first['wall'], 1e-9):>8,.0f} rows/s ({first['rows']:,} rows), calls "
         f"{first['calls']:,} (ideal {first['ideal']:,}, {first['before_data']} before the first data call), "
-        f"peak RSS {first['rss_mb']:,.0f} MB; {first['status']}"
+        f"peak RSS {first['rss_mb']:,.0f} MB, sandbox {first.get('sandbox_cpu', 0):.1f} s CPU; {first['status']}"
     )
     print(
         f"  {'':<22} no change:  {again['wall']:>7.1f} s wall, {again['cpu']:>7.1f} s CPU, calls "
         f"{again['calls']:,} (ideal {again['ideal']:,}: one per item), rows written {again['rows']:,}, "
-        f"peak RSS {again['rss_mb']:,.0f} MB; {again['status']}"
+        f"peak RSS {again['rss_mb']:,.0f} MB, sandbox {again.get('sandbox_cpu', 0):.1f} s CPU; {again['status']}"
     )
 
 
@@ -224,8 +242,9 @@ def sandbox_runs(args: argparse.Namespace, tmp: Path, postgres: str | None) -> N
                         if url is None:
                             print(f"  {target}: skipped (no PostgreSQL server)")
                             continue
+                        pid = server.proc.pid if server.proc is not None else None
                         pair = run_pair(
-                            tree, url, args.parallel, control, info, tmp, f"{target}-{who}-{count}"
+                            tree, url, args.parallel, control, info, tmp, f"{target}-{who}-{count}", pid
                         )
                         show(f"{target} ({who})", size, pair)
 
