@@ -196,7 +196,7 @@ def replicate(
         typer.Option(
             min=1,
             max=64,
-            help="Divisions replicated at the same time (threads; a division waiting for its minute window sleeps in its own).",
+            help="Threads working on divisions (a division waiting for its minute window holds none; up to 4 × this many divisions are in flight).",
         ),
     ] = 16,
     modified: Annotated[
