@@ -318,9 +318,14 @@ def test_use_all_sees_every_division_of_a_large_licence(sqlite_env: dict[str, st
             text=True,
             timeout=300,
         )
+        with httpx.Client(base_url=server.info["base_url"]) as control:
+            log = control.get("/_sandbox/requests", params={"limit": 1000}).json()
     assert done.returncode == 0, done.stderr
     assert re.search(r"\b130\b", done.stdout), done.stdout
     assert "Using 130 division(s)" in done.stderr
+    # the list is the same through any of the user's divisions: each page is charged to another's window
+    pages = [e for e in log if e["path"].endswith("/system/Divisions")]
+    assert len(pages) == 3 and len({e["division"] for e in pages}) == 3, pages
 
 
 # §13: escaped slashes; §14: {"d": [...]} for $top, DataServiceVersion ---------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import re
 import secrets
 import webbrowser
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from exactsql.api.clock import StoreClock
 from exactsql.api.error_budget import ErrorBudget
 from exactsql.api.login import TokenGrant
 from exactsql.api.tokens import TokenBroker, TokenChain, chain_key
+from exactsql.catalog import load_catalog
 from exactsql.config import Config, Connection, secret_box
 from exactsql.config import home as config_home
 from exactsql.errors import ChainBrokenError, ConfigError, LoginError
@@ -155,6 +157,29 @@ class Session:
         """Drops a kept answer (the next use asks Exact again)."""
         self._memo.pop(what, None)
         self.store.update(self._kept_key(what), lambda _: (None, None))
+
+    def division_list(self, client: ExactClient, division: int, max_age: float | None = None) -> list[bytes]:
+        """The pages of ``system/Divisions`` (every column), kept with the chain as :meth:`me` is. Exact
+        charges a call to the division in its URL, and the list is the same through any division the user
+        can use: the first page goes through ``division``, each next one through an active, unblocked division
+        the page before named, so a list of a thousand divisions costs no division's minute window more than one call."""
+        kept = self.kept("divisions", max_age)
+        if kept is not None:
+            return kept
+        url: str | None = client.url(DIVISION_LIST, division)
+        params: dict[str, str] | None = {"$select": ",".join(division_list_columns())}
+        used = {division}
+        pages: list[bytes] = []
+        while url:
+            body, url = client.page(url, params)
+            params = None
+            pages.append(body)
+            other = next((code for code in _open_divisions(body) if code not in used), None)
+            if url is not None and other is not None:
+                used.add(other)
+                url = re.sub(r"(/api/v1/)\d+(/)", rf"\g<1>{other}\g<2>", url, count=1)
+        self.keep("divisions", pages)
+        return pages
 
     def me(self, client: ExactClient, max_age: float | None = None) -> dict:
         """``current/Me`` of the chain's user: asked once per login and kept with the chain (in the store for
@@ -397,3 +422,33 @@ def open_session(name: str, config: Config | None = None) -> Session:
         raise
     http = httpx.Client(timeout=httpx.Timeout(60.0, connect=15.0))
     return Session(connection, config, store, box, http, connection.base_url, StoreClock(store))
+
+
+#: The endpoint of the user's divisions.
+DIVISION_LIST = "system/Divisions"
+
+
+def division_list_columns() -> list[str]:
+    """The columns read of the division list: every plain (Edm) column the catalog gives it."""
+    path = load_catalog().table(DIVISION_LIST).paths[0]
+    return [c.name for c in path.columns if c.edm.startswith("Edm.")]
+
+
+def _rows(body: bytes) -> list[dict]:
+    d = orjson.loads(body)["d"]
+    return list(d if isinstance(d, list) else d.get("results", []))
+
+
+def division_codes(pages: list[bytes]) -> list[int]:
+    """The division codes on pages of the division list."""
+    return [int(row["Code"]) for body in pages for row in _rows(body)]
+
+
+def _open_divisions(body: bytes) -> list[int]:
+    """The codes on a page of the division list of divisions that answer calls: active (``Status`` 1, not
+    inactive or archived) and not blocked (``BlockingStatus`` 0: no backup, conversion or copy under way)."""
+    return [
+        int(row["Code"])
+        for row in _rows(body)
+        if row.get("Status", 1) in (1, None) and not row.get("BlockingStatus")
+    ]

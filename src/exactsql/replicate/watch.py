@@ -5,8 +5,8 @@ A round that finds nothing costs per division one call per sync and ``--modified
 one for ``sync/Deleted``, and per reloaded table one call: its probe (``jobs.probe``) when a full read takes
 more pages than that, else its one page. A reloaded table without a probe (no ``Modified`` on a regular
 endpoint) costs its full read every round. Reloads are read in full once a day anyway
-(``jobs.RELOAD_AT_LEAST_EVERY``), and the current division also pays for the division list of
-``--divisions all``.
+(``jobs.RELOAD_AT_LEAST_EVERY``), and the current division also pays for ``current/Me`` and the first page
+of the division list of ``--divisions all`` (its further pages go through other divisions, one call each).
 """
 
 from __future__ import annotations
@@ -77,8 +77,8 @@ def round_cost(
             daily += pages
         else:
             per_round += pages
-    if every_division:  # Me and the division list, paid by the current division
-        per_round += 1 + math.ceil(divisions / 60)
+    if every_division:  # Me and the division list's first page, paid by the current division (the list's
+        per_round += 2  # further pages go through other divisions, one call each; both are kept a while)
     return per_round, daily, unknown
 
 

@@ -26,7 +26,7 @@ from sqlglot import exp
 
 from exactsql.api.client import ExactClient
 from exactsql.api.convert import PageSpool, page_to_arrow, schema_for
-from exactsql.api.session import Session
+from exactsql.api.session import DIVISION_LIST, Session, division_list_columns
 from exactsql.catalog import Column, load_catalog
 from exactsql.sql import dictionary, dml, memory, reach, script, types
 from exactsql.sql.calls import CallBudget, budgeted_client
@@ -267,23 +267,16 @@ class Engine:
         return sorted(int(c) for c in rows.column("Code").to_pylist())
 
     def _fetch_divisions(self, alias: str) -> pa.Table:
-        table = self.catalog.table("system/Divisions")
+        table = self.catalog.table(DIVISION_LIST)
         path = table.paths[0]
-        columns = [c for c in path.columns if c.edm.startswith("Edm.")]
-        spec = FetchSpec(
-            "systemdivisions", self.resolver_ref(alias, table), path, select=[c.name for c in columns]
-        )
-        session = self.sessions[alias]
-        kept = session.kept("divisions", self.divisions_max_age)
+        names = division_list_columns()
+        columns = [c for c in path.columns if c.name in names]
+        spec = FetchSpec("systemdivisions", self.resolver_ref(alias, table), path, select=names)
         division = self._lazy_scope().of(alias)[0]
-        if kept is None:
-            client = self._client(alias)
-            started, calls_before = time.perf_counter(), client.thread_calls()
-            kept = list(client.raw_pages(path.endpoint, spec.params(), division))
-            session.keep("divisions", kept)
-            calls, seconds = client.thread_calls() - calls_before, time.perf_counter() - started
-        else:
-            calls, seconds = 0, 0.0
+        client = self._client(alias)
+        started, calls_before = time.perf_counter(), client.thread_calls()
+        kept = self.sessions[alias].division_list(client, division, self.divisions_max_age)
+        calls, seconds = client.thread_calls() - calls_before, time.perf_counter() - started
         table = pa.concat_tables([page_to_arrow(body, columns) for body in kept])
         cached = calls == 0
         self.ios.append(
