@@ -104,6 +104,11 @@ class Batch:
         self.closing: Callable[[], None] | None = None
         #: Transactions committed (for the benchmarks).
         self.commits = 0
+        #: Commits that failed: the writes they carried were dropped (``Job`` checks it).
+        self.failures = 0
+        #: What ``maybe_flush`` calls to commit (default ``flush``): a run sets one that also settles the
+        #: items of a failed commit.
+        self.commit: Callable[[], None] = self.flush
         #: Held by every method: threads of a process share one batch (a flush waits for no one).
         self.lock = threading.RLock()
 
@@ -189,7 +194,7 @@ class Batch:
     def maybe_flush(self) -> None:
         """Commits when the batch is large or old enough."""
         if self.due():
-            self.flush()
+            self.commit()
 
     @_locked
     def flush(self) -> None:
@@ -198,30 +203,34 @@ class Batch:
         ops, after, wanted = self._ops, self._after, self._counts
         self._ops, self._after, self._counts, self._rows, self._since = [], [], [], 0, None
         if ops or wanted:
-            with self.conn.transaction():
-                rows: dict[tuple[str, bool], list[_Rows]] = {}
-                late: list[_Call] = []
-                saves: list[_Save] = []
-                for op in ops:
-                    if isinstance(op, _Rows):
-                        rows.setdefault((op.spec.name, op.stage), []).append(op)
-                    elif isinstance(op, _Save):
-                        saves.append(op)  # they touch only the cursors: after the counts, in their order
-                    elif op.late:
-                        late.append(op)
-                    else:
-                        for key in [k for k in rows if k[0] in op.needs]:
-                            self._write(rows.pop(key))
+            try:
+                with self.conn.transaction():
+                    rows: dict[tuple[str, bool], list[_Rows]] = {}
+                    late: list[_Call] = []
+                    saves: list[_Save] = []
+                    for op in ops:
+                        if isinstance(op, _Rows):
+                            rows.setdefault((op.spec.name, op.stage), []).append(op)
+                        elif isinstance(op, _Save):
+                            saves.append(op)  # they touch only the cursors: after the counts, in their order
+                        elif op.late:
+                            late.append(op)
+                        else:
+                            for key in [k for k in rows if k[0] in op.needs]:
+                                self._write(rows.pop(key))
+                            op.op()
+                    for group in rows.values():
+                        self._write(group)
+                    self._count(wanted)
+                    for save in saves:
+                        save.save(**{k: v() if callable(v) else v for k, v in save.values.items()})
+                    for op in late:
                         op.op()
-                for group in rows.values():
-                    self._write(group)
-                self._count(wanted)
-                for save in saves:
-                    save.save(**{k: v() if callable(v) else v for k, v in save.values.items()})
-                for op in late:
-                    op.op()
-                if self.closing is not None:
-                    self.closing()
+                    if self.closing is not None:
+                        self.closing()
+            except BaseException:
+                self.failures += 1  # its writes are dropped: the items under way must not go on
+                raise
             self.commits += 1
         for done in after:
             done()

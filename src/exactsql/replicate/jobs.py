@@ -111,6 +111,13 @@ class Job:
     def __post_init__(self) -> None:
         if self.batch is None:
             self.batch = Batch(self.conn, max_rows=0)
+        self._failures = self.batch.failures
+
+    def check(self) -> None:
+        """Raises :class:`Dropped` when a commit failed since the item began (its pages may have gone with
+        it): the item stops where its last commit left it, to be read on from there by the next run."""
+        if self.out.failures != self._failures:
+            raise Dropped()
 
     @property
     def out(self) -> Batch:
@@ -145,6 +152,7 @@ class Job:
         The first page of a read (with its ``params``, or the first of the item) starts its ``digest``. When
         the page is the last and the read's digest comes out as ``unless`` (every answer as before), the page
         is not converted: None instead of it."""
+        self.check()
         if self._hash is None or params is not None:
             self.digest, self._hash = "", hashlib.blake2b(digest_size=16)
         absolute = url.startswith(("http://", "https://"))
@@ -207,6 +215,13 @@ class Wait:
 
 #: A step-wise piece of work: yields a :class:`Wait` whenever it would wait, returns its result.
 Steps = Generator[Wait, None, T]
+
+
+class Dropped(Exception):
+    """A commit of the batch failed while the item was under way: its uncommitted writes were dropped."""
+
+    def __str__(self) -> str:
+        return "a commit failed while it was under way; the next run goes on from its last commit"
 
 
 class Stopped(Exception):

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from exactsql.api.session import Session, division_codes
+from exactsql.api.session import Session
 from exactsql.catalog import load_catalog
 from exactsql.errors import (
     ApiError,
@@ -193,7 +193,12 @@ def resolve_divisions(session: Session, divisions: Sequence[int] | str | None) -
         if divisions.strip().lower() != "all":
             return [int(d) for d in divisions.replace(" ", "").split(",") if d]
         current = int(session.me(client)["CurrentDivision"])
-        return sorted(set(division_codes(session.division_list(client, current))))
+        codes = [
+            int(row["Code"])
+            for page in client.pages("system/Divisions", {"$select": "Code"}, current)
+            for row in page
+        ]
+        return sorted(set(codes))
     return sorted({int(d) for d in divisions})
 
 
@@ -287,6 +292,7 @@ class Run:
         self._running: dict[Future[None], _Division] = {}
         self._claimable = True
         self._claim_after = 0.0
+        self._ahead: list[int] = []  # divisions a look at the cursors found free, for the next claims
 
     def items(self) -> list[tuple[str, int, str]]:
         """Every (table, division, strategy) of the run; ``sync/Deleted`` once per division."""
@@ -317,6 +323,8 @@ class Run:
         self._batch = Batch(self.target.connect(), self.commit_rows)
         self._pending: list[_Pending] = []
         self._batch.closing = lambda: self._write_ledger(self._batch.conn, self._pending)
+        # a commit that fails under a worker's page reports and releases the batch's items as not done
+        self._batch.commit = lambda: self._commit(self._batch, self._pending)
         beat = threading.Thread(target=self._heartbeat, name="exactsql-lease", daemon=True)
         beat.start()
         try:
@@ -485,7 +493,14 @@ class Run:
             if not divisions or self.stop.is_set():
                 return [], 0, []
             rows, waiting, held = conn.claim_division(
-                self._tables, divisions, self._round, self.owner, self.lease, self._busy, stealable
+                self._tables,
+                divisions,
+                self._round,
+                self.owner,
+                self.lease,
+                self._busy,
+                stealable,
+                self._ahead,
             )
             if rows:
                 self._busy.add(rows[0].division)
@@ -589,6 +604,7 @@ class Run:
                 waits += 1
                 item.wait(max(0.0, wait_for.until - clock.now()))
                 yield wait_for
+            job.check()
         except RateLimitError as exc:
             status, message, done = "budget", str(exc), False
             with self._lock:
@@ -599,6 +615,8 @@ class Run:
             status, message, done = "lost", str(exc), False
         except jobs.Stopped:
             status, message, done = "stopped", "the run was stopped", False
+        except jobs.Dropped as exc:
+            status, message, done = "error", str(exc), False
         except FATAL as exc:
             status, message, done, fatal = "fatal", str(exc), False, exc
         except (ApiError, ExactSQLError) as exc:

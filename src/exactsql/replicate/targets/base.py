@@ -446,28 +446,35 @@ class TargetConnection:
         ttl: float,
         busy: set[int],
         stealable: Callable[[str], bool],
+        ahead: list[int] | None = None,
     ) -> tuple[list[CursorRow], int, list[CursorRow]]:
         """Claims every free due item of the first division that has one, outside the ``busy`` divisions
-        (one claim per division, not per item: its items are worked on one after another).
+        (one claim per division, not per item: its items are worked on one after another). ``ahead`` keeps
+        the divisions one look found free for the next calls (in division order, the last first): one scan
+        of the cursors serves many claims, each still a compare-and-set.
 
         Returns the claimed items in work order (``sync/Deleted`` first; empty when none), how many due
         items wait for this process, and the due items other live processes hold.
         """
-        now, ph = self.now(), self.placeholder
-        where = (
-            f"table_name IN ({self.p(len(tables))}) AND (done_at IS NULL OR done_at < {ph}) "
-            f"AND (owner IS NULL OR lease_until < {ph})"
-        )
-        where += f" AND division IN ({self.p(len(divisions))})"
-        params: list[Any] = [*tables, due_before, now, *divisions]
-        if busy:
-            where += f" AND division NOT IN ({self.p(len(busy))})"
-            params += sorted(busy)
-        rows = self.execute(
-            f"SELECT DISTINCT division FROM {CURSORS} WHERE {where} ORDER BY division LIMIT 16", params
-        ).fetchall()
-        for (division,) in rows:
-            claimed = self._claim_in(tables, int(division), due_before, owner, ttl)
+        ahead = [] if ahead is None else ahead
+        if not ahead:
+            now, ph = self.now(), self.placeholder
+            where = (
+                f"table_name IN ({self.p(len(tables))}) AND (done_at IS NULL OR done_at < {ph}) "
+                f"AND (owner IS NULL OR lease_until < {ph})"
+            )
+            where += f" AND division IN ({self.p(len(divisions))})"
+            params: list[Any] = [*tables, due_before, now, *divisions]
+            rows = self.execute(
+                f"SELECT DISTINCT division FROM {CURSORS} WHERE {where} ORDER BY division DESC", params
+            ).fetchall()
+            ahead.extend(int(d) for (d,) in rows)
+        wanted = set(divisions)
+        while ahead:
+            division = ahead.pop()
+            if division in busy or division not in wanted:
+                continue
+            claimed = self._claim_in(tables, division, due_before, owner, ttl)
             if claimed:
                 return claimed, 0, []
         # nothing free at a glance: the full picture (dead processes' claims, what others hold)
@@ -539,11 +546,19 @@ class TargetConnection:
             )
 
     def renew(self, owner: str, ttl: float) -> int:
-        """Extends every lease ``owner`` holds; returns how many."""
+        """Extends every lease ``owner`` holds; returns how many. On PostgreSQL the rows another transaction
+        holds are skipped: they are this process's batch being committed (which extends their leases), and
+        waiting for them while that batch waits for a row this update holds would deadlock."""
+        ph = self.placeholder
+        where = f"owner = {ph}"
+        if self.skip_locked:
+            where = (
+                f"(table_name, division) IN (SELECT table_name, division FROM {CURSORS} WHERE owner = {ph}"
+                f"{self.skip_locked})"
+            )
         with self.transaction():
             return self.execute_count(
-                f"UPDATE {CURSORS} SET lease_until = {self.placeholder} WHERE owner = {self.placeholder}",
-                [self.now() + ttl, owner],
+                f"UPDATE {CURSORS} SET lease_until = {ph} WHERE {where}", [self.now() + ttl, owner]
             )
 
     def reset_cursor(self, table: str) -> None:
