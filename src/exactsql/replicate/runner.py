@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from exactsql.api.session import Session
+from exactsql.api.session import Session, division_codes
 from exactsql.catalog import load_catalog
 from exactsql.errors import (
     ApiError,
@@ -193,12 +193,7 @@ def resolve_divisions(session: Session, divisions: Sequence[int] | str | None) -
         if divisions.strip().lower() != "all":
             return [int(d) for d in divisions.replace(" ", "").split(",") if d]
         current = int(session.me(client)["CurrentDivision"])
-        codes = [
-            int(row["Code"])
-            for page in client.pages("system/Divisions", {"$select": "Code"}, current)
-            for row in page
-        ]
-        return sorted(set(codes))
+        return sorted(set(division_codes(session.division_list(client, current))))
     return sorted({int(d) for d in divisions})
 
 
