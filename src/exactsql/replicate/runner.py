@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import heapq
 import logging
 import math
 import os
@@ -20,12 +19,12 @@ import socket
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from exactsql.api.session import Session, division_codes
+from exactsql.api.turns import Turns
 from exactsql.catalog import load_catalog
 from exactsql.errors import (
     ApiError,
@@ -282,8 +281,7 @@ class Run:
         self._client = session.client()
         self._local = threading.local()
         self._conns: list[TargetConnection] = []
-        self._ready: deque[_Division] = deque()
-        self._waiting: list[tuple[float, int, _Division]] = []
+        self._turns: Turns[_Division] = Turns()
         self._running: dict[Future[None], _Division] = {}
         self._claimable = True
         self._claim_after = 0.0
@@ -350,48 +348,45 @@ class Run:
         holds no thread: it waits in a queue ordered by when its window reopens, while the threads work on
         the divisions that can call; more divisions are claimed while every one in flight waits."""
         clock = self.session.rates.clock
-        ready: deque[_Division] = self._ready
-        waiting: list[tuple[float, int, _Division]] = self._waiting  # (not_before, order, division)
+        turns = self._turns
         running: dict[Future[None], _Division] = self._running
         for division in running.values():  # after Ctrl+C: the steps under way when it came have ended
             if not division.done:
-                ready.append(division)
+                turns.ready.append(division)
         running.clear()
         workers = min(self.parallel, max(1, len(self._all_divisions)))
         in_flight = workers * IN_FLIGHT_PER_THREAD
-        order = 0
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="exactsql-replicate") as pool:
             while True:
                 now = clock.now()
-                while waiting and (waiting[0][0] <= now or self.stop.is_set()):
-                    ready.append(heapq.heappop(waiting)[2])
+                turns.release(now, every=self.stop.is_set())
                 while len(running) < workers:
-                    if ready:
-                        division = ready.popleft()
+                    if turns.ready:
+                        division = turns.ready.popleft()
                     elif (
                         self._claimable
-                        and len(running) + len(waiting) < in_flight
+                        and len(running) + turns.waiting < in_flight
                         and time.monotonic() >= self._claim_after
                     ):
-                        claimed = self._claim_new(len(running) + len(waiting) + len(ready))
+                        claimed = self._claim_new(len(running) + turns.waiting + len(turns.ready))
                         if claimed is None:
                             break
                         division = claimed
                     else:
                         break
                     running[pool.submit(self._advance, division)] = division
-                if not running and not waiting and not ready:
+                if not running and not turns.waiting and not turns.ready:
                     if not self._claimable:
                         return
                     self._claim_after = min(self._claim_after, time.monotonic() + 0.1)
                     time.sleep(max(0.0, self._claim_after - time.monotonic()))
                     continue
-                timeout = max(0.0, waiting[0][0] - clock.now()) if waiting else None
+                timeout = turns.timeout(clock.now())
                 if (
                     self._claimable
                     and self._claim_after < math.inf
                     and len(running) < workers
-                    and len(running) + len(waiting) < in_flight
+                    and len(running) + turns.waiting < in_flight
                 ):
                     pause = max(0.0, self._claim_after - time.monotonic())
                     timeout = pause if timeout is None else min(timeout, pause)
@@ -404,11 +399,8 @@ class Run:
                     if division.done:
                         self._claim_after = min(self._claim_after, time.monotonic())  # its items are free
                         continue
-                    if division.not_before > clock.now() and not self.stop.is_set():
-                        order += 1
-                        heapq.heappush(waiting, (division.not_before, order, division))
-                    else:
-                        ready.append(division)
+                    # a stopping run does not wait for windows: its divisions end their item at once
+                    turns.put(division, -math.inf if self.stop.is_set() else division.not_before, clock.now())
 
     def _claim_new(self, in_flight: int) -> _Division | None:
         """The next division with due items, claimed (None when there is none now)."""

@@ -8,16 +8,15 @@ others are read to the end.
 
 from __future__ import annotations
 
-import heapq
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from exactsql.api.budget import WindowFull
 from exactsql.api.client import ExactClient
+from exactsql.api.turns import Turns
 
 log = logging.getLogger(__name__)
 
@@ -58,34 +57,26 @@ def read_divisions(
                 _step(client, read, on_page, True)
         return reads
     clock = client.rates.clock
-    ready: deque[DivisionRead] = deque(reads)
-    waiting: list[tuple[float, int, DivisionRead]] = []  # (not_before, order, read)
+    turns: Turns[DivisionRead] = Turns(reads)
     running: dict[Future[None], DivisionRead] = {}
-    order = 0
     with ThreadPoolExecutor(
         max_workers=min(workers, len(reads)), thread_name_prefix="exactsql-fetch"
     ) as pool:
-        while ready or waiting or running:
+        while turns.ready or turns.waiting or running:
             now = clock.now()
-            while waiting and waiting[0][0] <= now:
-                ready.append(heapq.heappop(waiting)[2])
-            while ready and len(running) < workers:
-                read = ready.popleft()
+            turns.release(now)
+            while turns.ready and len(running) < workers:
+                read = turns.ready.popleft()
                 running[pool.submit(_step, client, read, on_page, False)] = read
-            timeout = max(0.0, waiting[0][0] - now) if waiting else None
+            timeout = turns.timeout(now)
             if not running:
                 time.sleep(timeout or 0.0)
                 continue
             finished, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in finished:
                 read = running.pop(future)
-                if read.done:
-                    continue
-                if read.not_before > clock.now():
-                    order += 1
-                    heapq.heappush(waiting, (read.not_before, order, read))
-                else:
-                    ready.append(read)  # to the back: the divisions take turns
+                if not read.done:
+                    turns.put(read, read.not_before, clock.now())  # to the back: the divisions take turns
     for read in reads:
         if read.error is not None and any(r.error is None for r in reads):
             log.warning("division %s could not be read (the others were): %s", read.division, read.error)
